@@ -1,0 +1,211 @@
+"""The `techmeet` command: run the bot, migrate the database, check the setup, invite the bot."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiohttp
+import discord
+from dotenv import find_dotenv, load_dotenv
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings, log_level_number
+from bot.errors import ConfigError
+from db.engine import create_engine
+from db.migrate import current_revision, head_revision, upgrade
+
+log = logging.getLogger("techmeet")
+
+NO_TOKEN_HELP = """\
+techmeet: DISCORD_TOKEN is not set, so the bot cannot log in to Discord.
+  1. Open https://discord.com/developers/applications and click New Application.
+  2. On the Bot page, click Reset Token and copy the token. While there, turn on
+     SERVER MEMBERS INTENT under Privileged Gateway Intents.
+  3. Put the token in a file named .env where you run techmeet (see .env.example):
+         DISCORD_TOKEN=your-token-here
+  4. Run `techmeet invite-url` and open the link to add the bot to your server."""
+
+
+class StartupError(Exception):
+    """A start-up failure the person deploying the bot can fix; printed as one line."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    load_dotenv(find_dotenv(usecwd=True))
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as error:
+        print(f"techmeet: configuration error: {error}", file=sys.stderr)
+        return 2
+    discord.utils.setup_logging(level=log_level_number(settings), root=True)
+    if settings.log_level != "DEBUG":
+        # Alembic announces its dialect on every connection; only useful when debugging.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    command = args.command or "run"
+    try:
+        if command == "run":
+            return asyncio.run(_run(settings, migrate=not getattr(args, "no_migrate", False)))
+        if command == "db":
+            return asyncio.run(_db(settings, args.db_command))
+        if command == "check":
+            return _check(settings)
+        return _invite_url(settings)
+    except StartupError as error:
+        print(f"techmeet: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="techmeet", description="The TechMeet Discord bot. Settings come from .env."
+    )
+    commands = parser.add_subparsers(dest="command")
+    run = commands.add_parser("run", help="migrate the database and start the bot (default)")
+    run.add_argument(
+        "--no-migrate", action="store_true", help="do not apply pending database migrations"
+    )
+    db = commands.add_parser("db", help="database migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply pending migrations")
+    db_commands.add_parser("current", help="show the database's migration revision")
+    commands.add_parser("check", help="check settings and the database without going online")
+    commands.add_parser("invite-url", help="print the link that adds the bot to a server")
+    return parser
+
+
+async def _run(settings: Settings, *, migrate: bool) -> int:
+    if settings.discord_token is None:
+        print(NO_TOKEN_HELP, file=sys.stderr)
+        return 2
+    await _prepare_database(settings, migrate=migrate)
+
+    from bot.client import TechMeetBot  # noqa: PLC0415  (keeps `techmeet check` light)
+
+    bot = TechMeetBot(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+    try:
+        async with bot:
+            await bot.start(settings.discord_token)
+    except discord.LoginFailure:
+        raise StartupError(
+            "Discord rejected DISCORD_TOKEN (401 Unauthorized). Reset the token on the Bot page "
+            "of your application in the Developer Portal and put the new one in .env."
+        ) from None
+    except discord.PrivilegedIntentsRequired:
+        raise StartupError(
+            "Discord refused the Server Members intent. In the Developer Portal, open your "
+            "application's Bot page and turn on SERVER MEMBERS INTENT under Privileged Gateway "
+            "Intents, then start the bot again."
+        ) from None
+    except aiohttp.ClientConnectorError as error:
+        raise StartupError(f"cannot reach Discord at {settings.api_base_url}: {error}") from None
+    log.info("stopped cleanly")
+    return 0
+
+
+async def _prepare_database(settings: Settings, *, migrate: bool) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        if migrate:
+            await upgrade(engine)
+        current = await current_revision(engine)
+    except Exception as error:
+        raise StartupError(_database_problem(settings, error)) from None
+    finally:
+        await engine.dispose()
+    head = head_revision()
+    if current != head:
+        raise StartupError(
+            f"the database is at revision {current or 'none (empty)'} but this version of the "
+            f"bot needs {head}; run `techmeet db upgrade` (or start without --no-migrate)."
+        )
+
+
+def _database_problem(settings: Settings, error: BaseException) -> str:
+    """One line saying why the database cannot be used, without passwords or SQL."""
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    reason = lines[0] if lines else type(original).__name__
+    return f"cannot use the database {settings.database_display}: {reason}"
+
+
+async def _db(settings: Settings, command: str) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        if command == "upgrade":
+            await upgrade(engine)
+        current = await current_revision(engine)
+    except Exception as error:
+        raise StartupError(_database_problem(settings, error)) from None
+    finally:
+        await engine.dispose()
+    head = head_revision()
+    state = "up to date" if current == head else f"behind: latest is {head}"
+    print(f"{settings.database_display}: revision {current or 'none (empty)'} ({state})")
+    return 0
+
+
+def _check(settings: Settings) -> int:
+    from bot.invite import invite_url  # noqa: PLC0415
+
+    problems = 0 if settings.discord_token else 1
+    rows = [
+        ("DISCORD_TOKEN", "set" if settings.discord_token else "NOT SET (needed to run)"),
+        ("application id", str(settings.application_id or "unknown until login")),
+        ("DEFAULT_TIMEZONE", settings.default_timezone),
+        ("DEV_GUILD_ID", str(settings.dev_guild_id or "not set (commands are global)")),
+        ("LOG_LEVEL", settings.log_level),
+        ("Discord API", settings.api_base_url),
+        ("Discord gateway", settings.gateway_url),
+    ]
+    sqlite_file = make_url(settings.database_url).database if settings.is_sqlite else None
+    if sqlite_file and not Path(sqlite_file).exists():
+        # Checking must not create the file as a side effect.
+        rows.append(("database", f"{sqlite_file} does not exist yet; `techmeet run` creates it"))
+    else:
+        rows.append(("database", asyncio.run(_database_state(settings))))
+        problems += rows[-1][1].startswith("PROBLEM")
+    if settings.application_id:
+        rows.append(("invite link", invite_url(settings.application_id)))
+    print("Configuration is valid." if not problems else f"Found {problems} problem(s).")
+    for name, value in rows:
+        print(f"  {name + ':':<18} {value}")
+    return 1 if problems else 0
+
+
+async def _database_state(settings: Settings) -> str:
+    engine = create_engine(settings.database_url)
+    try:
+        current = await current_revision(engine)
+    except Exception as error:
+        return f"PROBLEM: {_database_problem(settings, error)}"
+    finally:
+        await engine.dispose()
+    state = "up to date" if current == head_revision() else "needs `techmeet db upgrade`"
+    return f"{settings.database_display}, reachable, {state}"
+
+
+def _invite_url(settings: Settings) -> int:
+    from bot.invite import invite_url  # noqa: PLC0415
+
+    if settings.application_id is None:
+        raise StartupError(
+            "the application id is unknown: set DISCORD_TOKEN (it contains the id) or "
+            "DISCORD_APPLICATION_ID (General Information page in the Developer Portal)."
+        )
+    print(invite_url(settings.application_id))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The TechMeet bot: wires settings, database, services, scheduler and cogs together."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.clock import Clock, utcnow
+from bot.scheduler import create_scheduler
+from bot.services.guild_settings import GuildSettingsPersonalData, GuildSettingsService
+from bot.services.privacy import PrivacyService
+from db.engine import create_engine, create_sessions
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.errors", "cogs.setup", "cogs.privacy")
+
+
+def point_at_discord(settings: Settings) -> None:
+    """Use DISCORD_API_BASE_URL / DISCORD_GATEWAY_URL (Discord's own by default).
+
+    discord.py keeps both as class attributes; a plain Bot connects to DEFAULT_GATEWAY
+    without asking /gateway/bot, and reconnects to READY's resume_gateway_url.
+    """
+    discord.http.Route.BASE = settings.api_base_url
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def bot_intents() -> discord.Intents:
+    intents = discord.Intents.default()
+    # Privileged: member joins (welcomes), leaves (RSVPs, directory) and an up-to-date
+    # member cache. Turned on in the Developer Portal, Bot page.
+    intents.members = True
+    return intents
+
+
+class TechMeetTree(app_commands.CommandTree["TechMeetBot"]):
+    async def interaction_check(self, interaction: discord.Interaction[TechMeetBot], /) -> bool:
+        # Read back by the error cog to log each invocation's duration.
+        interaction.extras["started"] = time.perf_counter()
+        return True
+
+
+class TechMeetBot(commands.Bot):
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    scheduler: AsyncIOScheduler
+    guild_settings: GuildSettingsService
+    privacy: PrivacyService
+
+    def __init__(self, settings: Settings, *, clock: Clock = utcnow, **options: object) -> None:
+        point_at_discord(settings)
+        if settings.application_id is not None:
+            options.setdefault("application_id", settings.application_id)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=bot_intents(),
+            # User text must never ping; a message meant to ping opts in explicitly.
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=TechMeetTree,
+            **options,  # type: ignore[arg-type]
+        )
+        self.settings = settings
+        self.clock = clock
+
+    async def setup_hook(self) -> None:
+        self.engine = create_engine(self.settings.database_url)
+        self.sessions = create_sessions(self.engine)
+        self.guild_settings = GuildSettingsService(
+            self.sessions, default_timezone=self.settings.default_timezone, clock=self.clock
+        )
+        self.privacy = PrivacyService(
+            self.sessions, [GuildSettingsPersonalData()], clock=self.clock
+        )
+        self.scheduler = create_scheduler()
+        self.scheduler.start()
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        if self.settings.dev_guild_id:
+            guild = discord.Object(self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to dev guild %s", len(synced), guild.id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))
+
+    async def on_ready(self) -> None:
+        # Fires again after reconnects: nothing here may start work twice.
+        log.info(
+            "online as %s (id %s) in %d servers",
+            self.user,
+            self.user and self.user.id,
+            len(self.guilds),
+        )
+
+    async def close(self) -> None:
+        await super().close()
+        scheduler = getattr(self, "scheduler", None)
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            await engine.dispose()

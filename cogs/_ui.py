@@ -1,0 +1,165 @@
+"""Shared Discord plumbing for the cogs: replies, error handling, logging, inert user text."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.domain.guild_settings import ChannelPurpose
+from bot.domain.members import Actor
+from bot.errors import NotReady, TechMeetError
+
+if TYPE_CHECKING:
+    from bot.client import TechMeetBot
+
+    Interaction = discord.Interaction[TechMeetBot]
+
+log = logging.getLogger("techmeet.interactions")
+
+# Organisers hear about unexpected errors at most this often per server.
+REPORT_INTERVAL_SECONDS = 60.0
+_last_report: dict[int, float] = {}
+
+
+def actor(interaction: Interaction) -> Actor:
+    """The member behind an interaction, with the permissions Discord computed for it."""
+    if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
+        raise NotReady("This only works inside a server.")
+    perms = interaction.permissions
+    return Actor(
+        guild_id=interaction.guild_id,
+        user_id=interaction.user.id,
+        role_ids=frozenset(role.id for role in interaction.user.roles),
+        manage_guild=perms.manage_guild,
+        manage_events=perms.manage_events,
+        administrator=perms.administrator,
+    )
+
+
+async def reply(
+    interaction: Interaction,
+    content: str | None = None,
+    *,
+    ephemeral: bool = True,
+    **kwargs: Any,
+) -> None:
+    """Answer the interaction, or follow up if it was already answered or deferred."""
+    if content is not None:
+        kwargs["content"] = content
+    if interaction.response.is_done():
+        await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+    else:
+        await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+
+
+def interaction_name(interaction: Interaction) -> str:
+    if interaction.command is not None:
+        return f"/{interaction.command.qualified_name}"
+    if interaction.type is discord.InteractionType.modal_submit:
+        return f"modal {_custom_id_kind(interaction)}"
+    return f"button {_custom_id_kind(interaction)}"
+
+
+def _custom_id_kind(interaction: Interaction) -> str:
+    # custom_ids carry data ("privacy:erase:123"); log only the kind.
+    data: dict[str, Any] = dict(interaction.data or {})
+    custom_id = str(data.get("custom_id", "?"))
+    return ":".join(custom_id.split(":")[:2])
+
+
+def log_outcome(interaction: Interaction, outcome: str) -> None:
+    started = interaction.extras.get("started")
+    elapsed = (time.perf_counter() - started) * 1000 if started else float("nan")
+    log.info(
+        "guild=%s user=%s command=%s outcome=%s duration_ms=%.1f",
+        interaction.guild_id,
+        interaction.user.id,
+        interaction_name(interaction),
+        outcome,
+        elapsed,
+    )
+
+
+async def handle_error(interaction: Interaction, error: BaseException) -> None:
+    """Turn any failure into an ephemeral reply; unexpected ones are logged and reported."""
+    if isinstance(error, TechMeetError):
+        log_outcome(interaction, f"refused:{type(error).__name__}")
+        await _safe_reply(interaction, error.message)
+        return
+    reference = secrets.token_hex(4)
+    log.error(
+        "unexpected error in %s (guild=%s user=%s reference=%s)",
+        interaction_name(interaction),
+        interaction.guild_id,
+        interaction.user.id,
+        reference,
+        exc_info=error,
+    )
+    log_outcome(interaction, f"error:{type(error).__name__}")
+    told = await _tell_organisers(interaction, reference)
+    who = "The organisers have been told" if told else "It has been logged"
+    await _safe_reply(
+        interaction,
+        f"Sorry, something went wrong on my side. {who} (reference `{reference}`). "
+        "Nothing was changed; please try again in a moment.",
+    )
+
+
+async def _safe_reply(interaction: Interaction, content: str) -> None:
+    try:
+        await reply(interaction, content)
+    except discord.HTTPException:
+        log.warning("could not send an error reply for %s", interaction_name(interaction))
+
+
+async def _tell_organisers(interaction: Interaction, reference: str) -> bool:
+    guild_id = interaction.guild_id
+    if guild_id is None:
+        return False
+    bot = interaction.client
+    try:
+        settings = await bot.guild_settings.get(guild_id)
+    except Exception:  # the database may be what failed
+        log.exception("could not read settings to report an error")
+        return False
+    channel_id = settings.channel(ChannelPurpose.ORGANISERS)
+    if channel_id is None:
+        return False
+    now = time.monotonic()
+    if now - _last_report.get(guild_id, -REPORT_INTERVAL_SECONDS) < REPORT_INTERVAL_SECONDS:
+        return True  # reported a moment ago; don't flood the channel
+    _last_report[guild_id] = now
+    try:
+        await bot.get_partial_messageable(channel_id).send(
+            f"Something went wrong when <@{interaction.user.id}> used "
+            f"{interaction_name(interaction)} (reference `{reference}`). "
+            "The bot's log has the details."
+        )
+    except discord.HTTPException:
+        log.warning("could not report an error to the organisers channel %s", channel_id)
+        return False
+    return True
+
+
+class ReportsErrors:
+    """Mixin for persistent (dynamic) buttons: failures reach the member like a command's.
+
+    discord.py only logs exceptions from dynamic items, so the callback is wrapped here.
+    Put it before discord.ui.DynamicItem in the bases and implement `run`.
+    """
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> Any:
+        interaction.extras["started"] = time.perf_counter()
+        try:
+            await self.run(interaction)
+        except Exception as error:  # everything must reach the member, never crash
+            await handle_error(interaction, error)
+        else:
+            log_outcome(interaction, "ok")
+
+    async def run(self, interaction: Interaction) -> None:
+        raise NotImplementedError

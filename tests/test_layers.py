@@ -1,0 +1,52 @@
+"""Dependencies point down only: cogs -> services -> domain; db never imports cogs."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imported_modules(package: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("bot/domain", ("discord", "sqlalchemy", "db", "cogs", "bot.services", "aiohttp")),
+        ("bot/services", ("discord", "cogs")),
+        ("db", ("cogs", "discord", "bot.services")),
+    ],
+)
+def test_layer_imports(package: str, forbidden: tuple[str, ...]) -> None:
+    """Lower layers never import the layers above them (or Discord, for the core rules)."""
+    offenders = [
+        f"{path} imports {name}"
+        for path, names in imported_modules(package).items()
+        for name in names
+        if any(name == bad or name.startswith(bad + ".") for bad in forbidden)
+    ]
+    assert offenders == []
+
+
+def test_domain_never_reads_the_clock() -> None:
+    """Rules get `now` as a parameter so they can be tested at any moment."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "bot/domain").rglob("*.py")
+        if any(call in path.read_text() for call in ("datetime.now(", ".utcnow(", "time.time("))
+    ]
+    assert offenders == []
