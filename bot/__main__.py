@@ -90,12 +90,22 @@ async def _run(settings: Settings, *, migrate: bool) -> int:
     from bot.client import TechMeetBot  # noqa: PLC0415  (keeps `techmeet check` light)
 
     bot = TechMeetBot(settings)
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+        loop.add_signal_handler(signum, stop.set)
     try:
         async with bot:
-            await bot.start(settings.discord_token)
+            running = asyncio.create_task(bot.start(settings.discord_token))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                # Close inside this coroutine: asyncio.run cancels stray tasks on exit, which
+                # would cut the database's shutdown short.
+                await bot.close()
+            else:
+                stopping.cancel()
+            await running
     except discord.LoginFailure:
         raise StartupError(
             "Discord rejected DISCORD_TOKEN (401 Unauthorized). Reset the token on the Bot page "
@@ -109,6 +119,11 @@ async def _run(settings: Settings, *, migrate: bool) -> int:
         ) from None
     except aiohttp.ClientConnectorError as error:
         raise StartupError(f"cannot reach Discord at {settings.api_base_url}: {error}") from None
+    except discord.HTTPException as error:
+        # E.g. registering slash commands was refused.
+        raise StartupError(
+            f"Discord refused a start-up request ({error.status}): {error.text or error}"
+        ) from None
     log.info("stopped cleanly")
     return 0
 

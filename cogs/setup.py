@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.guild_settings import (
+    PERMISSION_LABELS,
     PURPOSE_DESCRIPTIONS,
     ChannelPurpose,
     format_offsets,
@@ -30,7 +31,10 @@ def _bot_permissions(channel: discord.abc.GuildChannel) -> frozenset[str]:
     me = channel.guild.me
     if me is None:
         raise NotReady("I'm still connecting to this server; try again in a minute.")
-    return frozenset(name for name, allowed in channel.permissions_for(me) if allowed)
+    granted = channel.permissions_for(me)
+    # Look each name up: iterating Permissions yields discord.py's canonical aliases
+    # (read_messages for view_channel), not the names the rules use.
+    return frozenset(name for name in PERMISSION_LABELS if getattr(granted, name))
 
 
 class SetupCog(commands.Cog):

@@ -1,0 +1,99 @@
+"""The real bot, in this process, logged in to the local Discord stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.client import TechMeetBot
+from bot.config import Settings
+from db.engine import create_engine
+from db.migrate import upgrade
+from tests.standin import DiscordStandIn, FakeGuild, FakeMember
+
+StartBot = Callable[..., Awaitable[TechMeetBot]]
+StopBot = Callable[[TechMeetBot], Awaitable[None]]
+
+MANAGE_GUILD = discord.Permissions(manage_guild=True).value
+MANAGE_EVENTS = discord.Permissions(manage_events=True).value
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[DiscordStandIn]:
+    server = DiscordStandIn()
+    await server.start()
+    yield server
+    await server.close()
+
+
+def bot_settings(standin: DiscordStandIn, database_url: str, **env: str) -> Settings:
+    return Settings.from_env(
+        {
+            "DISCORD_TOKEN": standin.token,
+            "DATABASE_URL": database_url,
+            "DISCORD_API_BASE_URL": standin.api_base,
+            "DISCORD_GATEWAY_URL": standin.gateway_url,
+            **env,
+        }
+    )
+
+
+@pytest.fixture
+async def bots(standin: DiscordStandIn, tmp_path: Path) -> AsyncIterator[tuple[StartBot, StopBot]]:
+    """Start and stop real bots; each one's connection task is awaited so crashes surface."""
+    running: dict[TechMeetBot, asyncio.Task[None]] = {}
+    default_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+
+    async def start(database_url: str = default_url, **env: str) -> TechMeetBot:
+        settings = bot_settings(standin, database_url, **env)
+        engine = create_engine(settings.database_url)
+        await upgrade(engine)
+        await engine.dispose()
+        bot = TechMeetBot(settings, guild_ready_timeout=0.05)
+        task = asyncio.create_task(bot.start(standin.token))
+        running[bot] = task
+        ready = asyncio.create_task(bot.wait_until_ready())
+        done, _ = await asyncio.wait({task, ready}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+            if task in done:
+                task.result()  # raises the start-up error
+            raise TimeoutError("the bot did not become ready")
+        return bot
+
+    async def stop(bot: TechMeetBot) -> None:
+        task = running.pop(bot)
+        await bot.close()
+        await asyncio.wait_for(task, 10)
+
+    yield start, stop
+    for bot in list(running):
+        with contextlib.suppress(Exception):
+            await stop(bot)
+    assert standin.problems == [], "the stand-in saw requests Discord would refuse"
+
+
+@pytest.fixture
+async def bot(bots: tuple[StartBot, StopBot], guild: FakeGuild) -> TechMeetBot:
+    start, _ = bots
+    return await start()
+
+
+@pytest.fixture
+def guild(standin: DiscordStandIn) -> FakeGuild:
+    return standin.add_guild("FE Technicians")
+
+
+@pytest.fixture
+def manager(guild: FakeGuild) -> FakeMember:
+    return guild.add_member("Mia Manager", permissions=MANAGE_GUILD)
+
+
+@pytest.fixture
+def member(guild: FakeGuild) -> FakeMember:
+    return guild.add_member("Sam Member")

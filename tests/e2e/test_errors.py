@@ -1,0 +1,66 @@
+"""Unexpected failures: the member gets a friendly private answer, organisers are told."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from discord import app_commands
+
+from bot.client import TechMeetBot
+from tests.standin import DiscordStandIn, FakeGuild, FakeMember
+
+
+async def add_failing_command(bot: TechMeetBot) -> None:
+    """A real command that fails the way a bug would, registered like any other."""
+
+    @app_commands.command(name="explode", description="Fails on purpose (tests only).")
+    async def explode(interaction) -> None:
+        raise RuntimeError("internal detail: password=hunter2")
+
+    bot.tree.add_command(explode)
+    await bot.tree.sync()
+
+
+async def test_unexpected_error_is_reported_without_internals(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    manager: FakeMember,
+    member: FakeMember,
+    bot: TechMeetBot,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The member sees a reference, organisers hear of it, the log keeps the traceback."""
+    organisers = guild.add_text_channel("organisers")
+    await standin.wait_for_gateway_idle()
+    await standin.slash(guild, manager, "setup channel", purpose="organisers", channel=organisers)
+    await add_failing_command(bot)
+
+    reply = await standin.slash(guild, member, "explode")
+    assert reply.ephemeral
+    assert "something went wrong" in reply.content
+    assert "organisers have been told" in reply.content
+    assert "hunter2" not in reply.content
+    reference = reply.content.split("reference `")[1].split("`")[0]
+
+    report = await standin.wait_for_message(organisers.id)
+    assert reference in report.content
+    assert "/explode" in report.content
+    assert "hunter2" not in report.content
+    assert report.allowed_mentions == {"parse": []}  # names the member without pinging
+
+    [record] = [
+        r for r in caplog.records if r.levelno == logging.ERROR and reference in r.getMessage()
+    ]
+    assert record.exc_info is not None
+    assert "hunter2" in str(record.exc_info[1])
+
+
+async def test_without_organisers_channel_it_is_logged(
+    standin: DiscordStandIn, guild: FakeGuild, member: FakeMember, bot: TechMeetBot
+) -> None:
+    """With nowhere to report, the member is told it was logged, and nothing is posted."""
+    await add_failing_command(bot)
+    reply = await standin.slash(guild, member, "explode")
+    assert "It has been logged" in reply.content
+    assert standin.messages(guild.general.id) == []

@@ -1,0 +1,123 @@
+"""`techmeet run` as a real process against the Discord stand-in: start, stop, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import MANAGE_GUILD
+from tests.standin import DiscordStandIn
+
+TECHMEET = str(Path(sys.executable).with_name("techmeet"))
+
+
+class BotProcess:
+    """A `techmeet run` subprocess whose output is collected for assertions."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    async def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        self.process.send_signal(sig)
+        _, stderr = await asyncio.wait_for(self.process.communicate(), 30)
+        assert self.process.returncode is not None
+        return self.process.returncode, stderr.decode()
+
+
+@pytest.fixture
+async def run_bot(
+    standin: DiscordStandIn, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
+    processes: list[BotProcess] = []
+
+    async def start(*args: str, **env: str) -> BotProcess:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_"))}
+        clean.update(
+            {
+                "DISCORD_TOKEN": standin.token,
+                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'techmeet.db'}",
+                "DISCORD_API_BASE_URL": standin.api_base,
+                "DISCORD_GATEWAY_URL": standin.gateway_url,
+                **env,
+            }
+        )
+        process = await asyncio.create_subprocess_exec(
+            TECHMEET,
+            "run",
+            *args,
+            cwd=tmp_path,
+            env=clean,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        processes.append(BotProcess(process))
+        return processes[-1]
+
+    yield start
+    for bot in processes:
+        if bot.process.returncode is None:
+            bot.process.kill()
+            await bot.process.wait()
+
+
+async def test_settings_survive_a_restart(standin: DiscordStandIn, run_bot) -> None:
+    """Configure a running bot, stop it with SIGTERM, start it again: settings are kept."""
+    guild = standin.add_guild("FE Technicians")
+    manager = guild.add_member("Mia Manager", permissions=MANAGE_GUILD)
+    announcements = guild.add_text_channel("announcements")
+
+    first = await run_bot()
+    await standin.wait_for_gateway_idle(timeout=60)
+    reply = await standin.slash(
+        guild, manager, "setup channel", purpose="announcements", channel=announcements
+    )
+    assert reply.content.startswith("Done"), reply.content
+    reply = await standin.slash(guild, manager, "setup timezone", tz="Europe/Paris")
+    assert "Europe/Paris" in reply.content
+    code, stderr = await first.stop(signal.SIGTERM)
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+    assert "stopped cleanly" in stderr
+    assert standin.token not in stderr
+
+    second = await run_bot()
+    await standin.wait_for_gateway_idle(timeout=60)
+    shown = await standin.slash(guild, manager, "setup show")
+    fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
+    assert fields["Timezone"] == "Europe/Paris"
+    assert f"<#{announcements.id}>" in fields["Channels"]
+    code, stderr = await second.stop(signal.SIGINT)  # Ctrl-C is just as clean
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+    assert standin.problems == []
+
+
+async def test_rejected_token_is_one_clear_line(standin: DiscordStandIn, run_bot) -> None:
+    """Discord answering 401 stops the bot with one line saying to reset the token."""
+    wrong = base64.b64encode(b"123456789012345678").decode().rstrip("=") + ".AAAAAA.wrongtoken"
+    bot = await run_bot(DISCORD_TOKEN=wrong)
+    _, stderr = await asyncio.wait_for(bot.process.communicate(), 60)
+    assert bot.process.returncode == 1
+    assert "Discord rejected DISCORD_TOKEN" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    assert "wrongtoken" not in stderr.decode()
+
+
+async def test_members_intent_not_enabled_says_which_toggle(
+    standin: DiscordStandIn, run_bot
+) -> None:
+    """An intent that is off in the Developer Portal is named, with where to turn it on."""
+    standin.enabled_intents = 0
+    standin.add_guild("FE Technicians")
+    bot = await run_bot()
+    _, stderr = await asyncio.wait_for(bot.process.communicate(), 60)
+    assert bot.process.returncode == 1
+    assert "SERVER MEMBERS INTENT" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
