@@ -9,7 +9,7 @@ import pytest
 
 from bot.client import TechMeetBot
 from bot.domain.guild_settings import ChannelPurpose
-from tests.e2e.conftest import MANAGE_EVENTS
+from tests.e2e.conftest import MANAGE_EVENTS, StartBot, StopBot
 from tests.standin import DiscordStandIn, FakeGuild, FakeMember, InteractionReply
 
 SEND = discord.Permissions(send_messages=True).value
@@ -236,3 +236,22 @@ async def test_each_invocation_is_logged_once(
     assert f"guild={guild.id} user={manager.id} command=/setup timezone outcome=ok" in lines[0]
     assert f"user={member.id} command=/setup timezone outcome=refused:NotAllowed" in lines[1]
     assert all("duration_ms=" in line and "nan" not in line for line in lines)
+
+
+async def test_settings_on_postgresql(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    manager: FakeMember,
+    bots: tuple[StartBot, StopBot],
+    postgres_url: str,
+) -> None:
+    """The same bot runs on PostgreSQL: settings written through Discord are read back."""
+    start, stop = bots
+    bot = await start(postgres_url)
+    reply = await standin.slash(guild, manager, "setup reminders", offsets="2d,2h")
+    assert reply.content.startswith("Done")
+    await stop(bot)
+    bot = await start(postgres_url)
+    shown = await standin.slash(guild, manager, "setup show")
+    fields = {field["name"]: field["value"] for field in shown.embeds[0]["fields"]}
+    assert fields["Reminders before each meetup"] == "2d, 2h"
