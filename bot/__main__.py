@@ -47,8 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     discord.utils.setup_logging(level=log_level_number(settings), root=True)
     if settings.log_level != "DEBUG":
-        # Alembic announces its dialect on every connection; only useful when debugging.
+        # Alembic announces its dialect on every connection and APScheduler every timer;
+        # only useful when debugging.
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     command = args.command or "run"
     try:
         if command == "run":

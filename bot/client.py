@@ -12,20 +12,21 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.clock import Clock, utcnow
-from bot.scheduler import create_scheduler
-from bot.services.guild_settings import GuildSettingsPersonalData, GuildSettingsService
-from bot.services.privacy import PrivacyService
+from bot.coalescer import Coalescer
+from bot.scheduler import Dispatcher
+from bot.services.guild_settings import GuildSettingsService
+from bot.services.meetups import MeetupService
+from bot.services.privacy import PrivacyService, personal_data_sources
 from db.engine import create_engine, create_sessions
 
 if TYPE_CHECKING:
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.setup", "cogs.privacy")
+EXTENSIONS = ("cogs.errors", "cogs.setup", "cogs.privacy", "cogs.meetups")
 
 
 def point_at_discord(settings: Settings) -> None:
@@ -56,8 +57,10 @@ class TechMeetTree(app_commands.CommandTree["TechMeetBot"]):
 class TechMeetBot(commands.Bot):
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    scheduler: AsyncIOScheduler
+    dispatcher: Dispatcher
+    edits: Coalescer
     guild_settings: GuildSettingsService
+    meetups: MeetupService
     privacy: PrivacyService
 
     def __init__(self, settings: Settings, *, clock: Clock = utcnow, **options: object) -> None:
@@ -79,17 +82,25 @@ class TechMeetBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.engine = create_engine(self.settings.database_url)
         self.sessions = create_sessions(self.engine)
+        self.dispatcher = Dispatcher(self.sessions, clock=self.clock)
+        self.edits = Coalescer()
         self.guild_settings = GuildSettingsService(
             self.sessions, default_timezone=self.settings.default_timezone, clock=self.clock
         )
-        self.privacy = PrivacyService(
-            self.sessions, [GuildSettingsPersonalData()], clock=self.clock
+        self.meetups = MeetupService(
+            self.sessions,
+            self.guild_settings,
+            clock=self.clock,
+            jobs_changed=self.dispatcher.jobs_changed,
         )
-        self.scheduler = create_scheduler()
-        self.scheduler.start()
+        self.privacy = PrivacyService(
+            self.sessions, personal_data_sources(self.guild_settings), clock=self.clock
+        )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
+        # After the cogs registered their job handlers: overdue jobs run now.
+        await self.dispatcher.start()
 
     async def sync_commands(self) -> None:
         if self.settings.dev_guild_id:
@@ -111,10 +122,14 @@ class TechMeetBot(commands.Bot):
         )
 
     async def close(self) -> None:
+        dispatcher = getattr(self, "dispatcher", None)
+        if dispatcher is not None:
+            await dispatcher.stop()
+        edits = getattr(self, "edits", None)
+        if edits is not None and not self.is_closed():
+            # Last counts out before the connection goes.
+            await edits.flush()
         await super().close()
-        scheduler = getattr(self, "scheduler", None)
-        if scheduler is not None and scheduler.running:
-            scheduler.shutdown(wait=False)
         engine = getattr(self, "engine", None)
         if engine is not None:
             await engine.dispose()

@@ -1,15 +1,286 @@
-"""The in-process timer. The database decides what is due; APScheduler only wakes us up."""
+"""The one dispatcher for everything that must happen at a time.
+
+The scheduled_jobs table decides what is due. APScheduler is only the in-process alarm
+clock: a timer per job due soon (so posts are on time) plus a periodic sweep as a safety
+net. When an alarm goes off, due jobs are claimed atomically in the database, performed,
+and their outcome recorded. A crash between claim and outcome is recovered when the
+claim's short lease runs out; the message nonce stops a repeated post from appearing twice.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
+import aiohttp
+import discord
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from db.repositories import jobs
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY = timedelta(seconds=30)
+# Timers are set for jobs due within this horizon; later ones by a later sweep.
+HORIZON = timedelta(minutes=10)
+# Well inside Discord's nonce window (a few minutes): a retry after a crash is deduplicated.
+LEASE = timedelta(seconds=60)
+BATCH = 50
+MAX_ATTEMPTS = 5
+CONCURRENT_JOBS = 8
+# At shutdown, work in progress gets this long to record its outcome.
+STOP_WAIT = timedelta(seconds=10)
 
 
-def create_scheduler() -> AsyncIOScheduler:
-    # In-memory job store on purpose: jobs are rebuilt from the database at every start.
-    return AsyncIOScheduler(
-        timezone=UTC,
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-    )
+@dataclass(frozen=True)
+class Job:
+    """A claimed job, handed to its kind's handler."""
+
+    id: int
+    guild_id: int
+    kind: str
+    subject_id: int
+    detail: int | None
+    due_at: datetime
+    revision: int
+    attempts: int
+
+    @property
+    def nonce(self) -> str:
+        """Stable across retries of this revision, different after a re-arm; ≤ 25 chars."""
+        return f"{self.kind[:3]}{self.id}r{self.revision}"[:25]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a handler did: done (with the message id), or skipped/failed with why."""
+
+    state: str
+    result: str | None = None
+
+    @classmethod
+    def done(cls, result: str | None = None) -> Outcome:
+        return cls(jobs.DONE, result)
+
+    @classmethod
+    def skipped(cls, why: str) -> Outcome:
+        return cls(jobs.SKIPPED, why)
+
+    @classmethod
+    def failed(cls, why: str) -> Outcome:
+        return cls(jobs.FAILED, why)
+
+
+Handler = Callable[[Job, datetime], Awaitable[Outcome]]
+FailureReporter = Callable[[Job, str], Awaitable[None]]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock,
+        scheduler: AsyncIOScheduler | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self.scheduler = scheduler or AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._handlers: dict[str, Handler] = {}
+        self._report_failure: FailureReporter | None = None
+        self._running = asyncio.Lock()
+        self._inflight: set[asyncio.Task[object]] = set()
+        self._stopping = False
+        self._rerun = False
+        self._limit = asyncio.Semaphore(CONCURRENT_JOBS)
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind] = handler
+
+    def on_failure(self, reporter: FailureReporter) -> None:
+        """Called when a job fails for good (e.g. a deleted channel), to tell organisers."""
+        self._report_failure = reporter
+
+    async def start(self) -> None:
+        """Start the timers from the database; call from setup_hook (not on_ready)."""
+        self.scheduler.start()
+        self.scheduler.add_job(
+            self.sweep,
+            "interval",
+            seconds=SWEEP_EVERY.total_seconds(),
+            id="sweep",
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
+        )
+
+    async def stop(self) -> None:
+        """Stop the timers and let work in progress finish (a claimed job's outcome is
+        recorded), cancelling what overruns: its lease makes another run pick it up."""
+        self._stopping = True
+        if self._inflight:
+            # Before shutting APScheduler down: its shutdown cancels running coroutines.
+            _, late = await asyncio.wait(set(self._inflight), timeout=STOP_WAIT.total_seconds())
+            for task in late:
+                task.cancel()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def _track(self) -> bool:
+        """Register the calling task as in flight; False once stopping."""
+        if self._stopping:
+            return False
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return True
+
+    async def sweep(self) -> None:
+        """Run whatever is due, then set timers for what falls due soon."""
+        await self.run_due()
+        await self.arm()
+
+    async def arm(self) -> None:
+        """A timer per job due within the horizon (stable ids, so re-arming replaces)."""
+        if not self._track():
+            return
+        now = self._clock()
+        async with self._sessions() as session:
+            upcoming = await jobs.pending_until(session, now + HORIZON)
+        for job_id, due_at in upcoming:
+            self.scheduler.add_job(
+                self.run_due,
+                "date",
+                run_date=max(due_at, now),
+                id=f"job-{job_id}",
+                replace_existing=True,
+            )
+
+    def jobs_changed(self) -> None:
+        """Jobs were added or re-timed: refresh the timers soon (not inside a transaction)."""
+        if self.scheduler.running:
+            self.scheduler.add_job(self.arm, id="arm", replace_existing=True)
+
+    async def run_due(self) -> None:
+        """Claim and perform due jobs until none are left. Never raises."""
+        if not self._track():
+            return
+        if self._running.locked():
+            self._rerun = True  # the running pass will look again when done
+            return
+        async with self._running:
+            self._rerun = True
+            while self._rerun and not self._stopping:
+                self._rerun = False
+                try:
+                    claimed = await self._claim()
+                except Exception:
+                    log.exception("could not claim due jobs; the next sweep will try again")
+                    return
+                if claimed:
+                    await asyncio.gather(*(self._perform(job) for job in claimed))
+                    self._rerun = len(claimed) == BATCH or self._rerun
+
+    async def _claim(self) -> list[Job]:
+        async with self._sessions.begin() as session:
+            rows = await jobs.claim_due(
+                session, now=self._clock(), owner=self.owner, lease=LEASE, limit=BATCH
+            )
+            return [
+                Job(
+                    id=row.id,
+                    guild_id=row.guild_id,
+                    kind=row.kind,
+                    subject_id=row.subject_id,
+                    detail=row.detail,
+                    due_at=row.due_at,
+                    revision=row.revision,
+                    attempts=row.attempts,
+                )
+                for row in rows
+            ]
+
+    async def _perform(self, job: Job) -> None:
+        handler = self._handlers.get(job.kind)
+        outcome: Outcome | None
+        async with self._limit:
+            if handler is None:
+                outcome = Outcome.failed(f"no handler for job kind {job.kind!r}")
+            else:
+                outcome = await self._run_handler(handler, job)
+        if outcome is None:
+            return
+        async with self._sessions.begin() as session:
+            recorded = await jobs.finish(
+                session,
+                job_id=job.id,
+                revision=job.revision,
+                owner=self.owner,
+                state=outcome.state,
+                result=outcome.result,
+                now=self._clock(),
+            )
+        if not recorded:
+            log.info("job %s changed while it ran; its new state stands", job.id)
+        elif outcome.state == jobs.FAILED and self._report_failure is not None:
+            try:
+                await self._report_failure(job, outcome.result or "unknown reason")
+            except Exception:
+                log.exception("could not report the failure of job %s", job.id)
+
+    async def _run_handler(self, handler: Handler, job: Job) -> Outcome | None:
+        """Run the handler; None when the job was handed back to be retried."""
+        try:
+            return await handler(job, self._clock())
+        except Exception as error:
+            retry, why = classify(error)
+            if not retry:
+                if not isinstance(error, discord.NotFound | discord.Forbidden):
+                    log.exception("job %s (%s) failed", job.id, job.kind)
+                return Outcome.failed(why)
+            return await self._retry(job, why)
+
+    async def _retry(self, job: Job, why: str) -> Outcome | None:
+        if job.attempts >= MAX_ATTEMPTS:
+            return Outcome.failed(f"gave up after {job.attempts} attempts: {why}")
+        delay = timedelta(seconds=5 * 2 ** (job.attempts - 1))
+        log.warning("job %s (%s) will be retried in %s: %s", job.id, job.kind, delay, why)
+        async with self._sessions.begin() as session:
+            await jobs.retry_later(
+                session,
+                job_id=job.id,
+                revision=job.revision,
+                owner=self.owner,
+                due_at=self._clock() + delay,
+                result=why,
+            )
+        self.jobs_changed()
+        return None
+
+
+def classify(error: BaseException) -> tuple[bool, str]:
+    """(retry?, why) for a failed job: Discord's and the network's answers sorted into
+    worth retrying (5xx, 429, timeouts) and final (gone, forbidden, refused, bugs)."""
+    if isinstance(error, discord.NotFound):
+        return False, f"Discord says it no longer exists ({error.text or error.status})"
+    if isinstance(error, discord.Forbidden):
+        return False, f"the bot lacks a permission there ({error.text or error.status})"
+    if isinstance(error, discord.HTTPException):
+        if error.status == 429 or error.status >= 500:
+            return True, f"Discord answered {error.status}"
+        return False, f"Discord refused it ({error.status}: {error.text})"
+    if isinstance(error, aiohttp.ClientError | TimeoutError | discord.RateLimited):
+        return True, f"{type(error).__name__}: {error}"
+    return False, f"unexpected error: {type(error).__name__}"

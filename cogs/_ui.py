@@ -163,3 +163,33 @@ class ReportsErrors:
 
     async def run(self, interaction: Interaction) -> None:
         raise NotImplementedError
+
+
+# Bidirectional-text controls can make user text display as something else.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def inert(text: str) -> str:
+    """User text made safe to show: no markdown, no masked links, no mentions, no timestamps.
+
+    allowed_mentions already stops pings; this also stops `<@id>` rendering as a mention,
+    `[label](url)` as a disguised link and `**...**` as formatting.
+    """
+    text = text.translate(_BIDI_CONTROLS)
+    text = discord.utils.escape_markdown(text, ignore_links=False)
+    text = discord.utils.escape_mentions(text)
+    return text.replace("<", "<\u200b")
+
+
+def cut(text: str, limit: int) -> str:
+    """Display text cut to Discord's limit, visibly."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def ping_only(role_id: int | None) -> discord.AllowedMentions:
+    """Allow exactly one role ping (the server's ping role), or none."""
+    if role_id is None:
+        return discord.AllowedMentions.none()
+    return discord.AllowedMentions(
+        everyone=False, users=False, replied_user=False, roles=[discord.Object(role_id)]
+    )

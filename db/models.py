@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, Snowflake, UTCDateTime, personal
@@ -37,3 +47,153 @@ class GuildChannel(Base):
     channel_id: Mapped[int] = mapped_column(Snowflake)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by: Mapped[int | None] = mapped_column(Snowflake, info=personal())
+
+
+class GuildCounter(Base):
+    """Per-guild numbering (TechMeet #1, #2...), taken with an atomic increment."""
+
+    __tablename__ = "guild_counters"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MeetupSeries(Base):
+    """A repeating meetup: each occurrence is created when the previous one starts."""
+
+    __tablename__ = "meetup_series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake, index=True)
+    # weekly, fortnightly or monthly (by weekday, `week_of_month` 1..4 or -1 for the last)
+    repeat: Mapped[str] = mapped_column(String(16))
+    week_of_month: Mapped[int | None] = mapped_column(Integer)
+    # The wall-clock time in `timezone` every occurrence keeps, across daylight saving.
+    timezone: Mapped[str] = mapped_column(String(64))
+    first_starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[date | None] = mapped_column(Date)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int | None] = mapped_column(Snowflake, info=personal())
+
+
+class Meetup(Base):
+    __tablename__ = "meetups"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "number"),
+        # A series' occurrence is created once even if its job runs twice.
+        UniqueConstraint("series_id", "starts_at"),
+        CheckConstraint("capacity IS NULL OR capacity >= 1", name="capacity_positive"),
+        CheckConstraint("going_count >= 0", name="going_count_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(1000))
+    venue: Mapped[str | None] = mapped_column(String(100))
+    online_url: Mapped[str | None] = mapped_column(String(512))
+    voice_channel_id: Mapped[int | None] = mapped_column(Snowflake)
+    region: Mapped[str | None] = mapped_column(String(50))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    # Kept in step with the rsvps rows in the same transaction; capacity checks are a
+    # conditional UPDATE on this column, which is atomic on SQLite and PostgreSQL alike.
+    # It may exceed a lowered capacity: those already going keep their place.
+    going_count: Mapped[int] = mapped_column(Integer, default=0)
+    waitlist_counter: Mapped[int] = mapped_column(Integer, default=0)
+    reminder_offsets: Mapped[list[int]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    # Bumped on every change people should see; the calendar's SEQUENCE.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    announcement_channel_id: Mapped[int | None] = mapped_column(Snowflake)
+    announcement_message_id: Mapped[int | None] = mapped_column(Snowflake)
+    thread_id: Mapped[int | None] = mapped_column(Snowflake)
+    scheduled_event_id: Mapped[int | None] = mapped_column(Snowflake)
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetup_series.id", ondelete="SET NULL"), index=True
+    )
+    created_by: Mapped[int | None] = mapped_column(Snowflake, info=personal())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Rsvp(Base):
+    """One member's answer for one meetup; the database allows only one."""
+
+    __tablename__ = "rsvps"
+    __table_args__ = (UniqueConstraint("meetup_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    meetup_id: Mapped[int] = mapped_column(ForeignKey("meetups.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Snowflake, index=True, info=personal())
+    # going, maybe, not_going or waitlisted
+    status: Mapped[str] = mapped_column(String(16))
+    # Order on the waitlist: taken from meetups.waitlist_counter when joining it.
+    waitlist_position: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberPreference(Base):
+    """A member's choices in one guild (e.g. reminders by DM)."""
+
+    __tablename__ = "member_preferences"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(
+        Snowflake, primary_key=True, autoincrement=False, info=personal()
+    )
+    dm_reminders: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ScheduledJob(Base):
+    """Something that must happen at a time: the one queue every feature's timers use.
+
+    APScheduler only wakes the bot up; this table decides what is due, and a conditional
+    claim makes sure exactly one process performs each job.
+    """
+
+    __tablename__ = "scheduled_jobs"
+    __table_args__ = (Index("ix_scheduled_jobs_state_due_at", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    kind: Mapped[str] = mapped_column(String(32))
+    # The row the job acts on (a meetup, a poll...), by kind.
+    subject_id: Mapped[int] = mapped_column(Integer, index=True)
+    # Kind-specific detail, e.g. a reminder's offset in minutes.
+    detail: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending, claimed, done, skipped, failed or cancelled
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    # Bumped when the job is re-armed, so its message nonce differs from the last post's.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The bot process holding the claim (host:pid:random), not a member.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The posted message's id, or why the job failed or was skipped.
+    result: Mapped[str | None] = mapped_column(String(300))
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MeetupFeedback(Base):
+    """After a meetup: was it worth your time (1-5) and one thing the member will do."""
+
+    __tablename__ = "meetup_feedback"
+    __table_args__ = (
+        UniqueConstraint("meetup_id", "user_id"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    meetup_id: Mapped[int] = mapped_column(ForeignKey("meetups.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Snowflake, index=True, info=personal())
+    rating: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str | None] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

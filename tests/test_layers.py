@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,23 @@ def test_layer_imports(package: str, forbidden: tuple[str, ...]) -> None:
         for path, names in imported_modules(package).items()
         for name in names
         if any(name == bad or name.startswith(bad + ".") for bad in forbidden)
+    ]
+    assert offenders == []
+
+
+# Pure computation, no I/O: allowed in the rules layer (recurrence via dateutil.rrule, as the
+# project's dependency policy asks, rather than hand-written month arithmetic).
+DOMAIN_MAY_IMPORT = {"bot", "dateutil"}
+
+
+def test_domain_uses_only_the_standard_library() -> None:
+    """The rules layer depends on nothing but the standard library (and the allow-list)."""
+    offenders = [
+        f"{path} imports {name}"
+        for path, names in imported_modules("bot/domain").items()
+        for name in names
+        if name.split(".")[0] not in sys.stdlib_module_names | DOMAIN_MAY_IMPORT
+        and name != "__future__"
     ]
     assert offenders == []
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -22,8 +22,8 @@ from bot.domain.guild_settings import (
 )
 from bot.domain.members import Actor
 from bot.errors import BadInput, NotAllowed
-from db import repositories
 from db.models import GuildChannel, GuildSettings
+from db.repositories import guild_settings as repositories
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ class GuildSettingsView:
         return self.channels.get(purpose)
 
 
+CACHE_FOR = timedelta(seconds=30)
+
+
 def require_manager(actor: Actor) -> None:
     if not actor.is_manager:
         raise NotAllowed(
@@ -65,10 +68,23 @@ class GuildSettingsService:
         self._sessions = sessions
         self._default_timezone = default_timezone
         self._clock = clock
+        # Changes made by this process show at once; another process's within CACHE_FOR.
+        self._cache: dict[int, tuple[datetime, GuildSettingsView]] = {}
 
     async def get(self, guild_id: int) -> GuildSettingsView:
+        """The guild's settings, from a short-lived cache: read on nearly every click."""
+        cached = self._cache.get(guild_id)
+        now = self._clock()
+        if cached is not None and now - cached[0] < CACHE_FOR:
+            return cached[1]
         async with self._sessions() as session:
-            return await self._view(session, guild_id)
+            view = await self._view(session, guild_id)
+        self._cache[guild_id] = (now, view)
+        return view
+
+    def forget(self) -> None:
+        """Drop cached settings, e.g. after rows changed outside this service."""
+        self._cache.clear()
 
     async def set_channel(
         self,
@@ -92,7 +108,9 @@ class GuildSettingsService:
                 session, actor.guild_id, purpose, channel_id, now=self._clock(), by=actor.user_id
             )
             await self._touch(session, actor)
-            return await self._view(session, actor.guild_id)
+            view = await self._view(session, actor.guild_id)
+        self._cache.pop(actor.guild_id, None)
+        return view
 
     async def set_organiser_role(self, actor: Actor, role_id: int) -> GuildSettingsView:
         require_manager(actor)
@@ -131,7 +149,9 @@ class GuildSettingsService:
                 .where(GuildSettings.guild_id == actor.guild_id)
                 .values(**values, updated_at=self._clock(), updated_by=actor.user_id)
             )
-            return await self._view(session, actor.guild_id)
+            view = await self._view(session, actor.guild_id)
+        self._cache.pop(actor.guild_id, None)
+        return view
 
     async def _touch(self, session: AsyncSession, actor: Actor) -> None:
         await session.execute(
@@ -170,6 +190,9 @@ class GuildSettingsPersonalData:
 
     name = "server_settings_changes"
 
+    def __init__(self, service: GuildSettingsService) -> None:
+        self._service = service
+
     async def export(self, session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
         settings = await session.scalars(
             select(GuildSettings).where(GuildSettings.updated_by == user_id)
@@ -197,6 +220,7 @@ class GuildSettingsPersonalData:
         channels = await session.execute(
             update(GuildChannel).where(GuildChannel.updated_by == user_id).values(updated_by=None)
         )
+        self._service.forget()
         return int(settings.rowcount or 0) + int(channels.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, utcnow
+from bot.services.guild_settings import GuildSettingsPersonalData, GuildSettingsService
+from bot.services.meetups import MeetupPersonalData
 
 
 class PersonalDataSource(Protocol):
@@ -64,3 +66,8 @@ class PrivacyService:
             rows_changed=sum(changed),
             sources=tuple(s.name for s, n in zip(self._sources, changed, strict=True) if n),
         )
+
+
+def personal_data_sources(settings: GuildSettingsService) -> list[PersonalDataSource]:
+    """The registry: every feature that stores something about members is listed here."""
+    return [GuildSettingsPersonalData(settings), MeetupPersonalData()]

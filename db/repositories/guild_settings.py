@@ -1,28 +1,21 @@
-"""Queries shared by the services. Repositories read and write; they never commit."""
+"""Guild settings, channels and per-guild numbering."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import GuildChannel, GuildSettings
-
-
-def _insert(session: AsyncSession) -> Any:
-    """INSERT with ON CONFLICT support for the session's database."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+from db.models import GuildChannel, GuildCounter, GuildSettings
+from db.repositories._dialect import insert
 
 
 async def ensure_guild_settings(session: AsyncSession, guild_id: int) -> GuildSettings:
     """The guild's settings row, created with defaults if missing, safe under concurrency."""
     await session.execute(
-        _insert(session)(GuildSettings).values(guild_id=guild_id).on_conflict_do_nothing()
+        insert(session)(GuildSettings).values(guild_id=guild_id).on_conflict_do_nothing()
     )
     settings = await session.get(GuildSettings, guild_id, populate_existing=True)
     assert settings is not None
@@ -47,7 +40,23 @@ async def set_guild_channel(
     await ensure_guild_settings(session, guild_id)
     changes = {"channel_id": channel_id, "updated_at": now, "updated_by": by}
     await session.execute(
-        _insert(session)(GuildChannel)
+        insert(session)(GuildChannel)
         .values(guild_id=guild_id, purpose=purpose, **changes)
         .on_conflict_do_update(index_elements=["guild_id", "purpose"], set_=changes)
     )
+
+
+async def next_number(session: AsyncSession, guild_id: int, kind: str) -> int:
+    """The next per-guild number for `kind` (TechMeet #1, #2...), atomic and gap-free."""
+    await session.execute(
+        insert(session)(GuildCounter)
+        .values(guild_id=guild_id, kind=kind, value=0)
+        .on_conflict_do_nothing()
+    )
+    value = await session.scalar(
+        update(GuildCounter)
+        .where(GuildCounter.guild_id == guild_id, GuildCounter.kind == kind)
+        .values(value=GuildCounter.value + 1)
+        .returning(GuildCounter.value)
+    )
+    return int(value)  # type: ignore[arg-type]

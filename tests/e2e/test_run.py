@@ -120,4 +120,4 @@ async def test_members_intent_not_enabled_says_which_toggle(
     _, stderr = await asyncio.wait_for(bot.process.communicate(), 60)
     assert bot.process.returncode == 1
     assert "SERVER MEMBERS INTENT" in stderr.decode()
-    assert "Traceback" not in stderr.decode()
+    assert "Traceback" not in stderr.decode(), stderr.decode()

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.guild_settings import ChannelPurpose
+from bot.domain.meetups import RsvpStatus
 from bot.domain.members import Actor
-from bot.services.guild_settings import GuildSettingsPersonalData, GuildSettingsService
-from bot.services.privacy import PrivacyService
+from bot.services.guild_settings import GuildSettingsService
+from bot.services.meetups import MeetupDraft, MeetupService
+from bot.services.privacy import PrivacyService, personal_data_sources
 from db.base import Base
+from tests.clock import FakeClock
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 ADA, BOB = 501, 502
@@ -38,7 +41,7 @@ def personal_columns() -> list[tuple[str, str]]:
 
 
 def test_member_id_columns_are_marked_personal() -> None:
-    """Any column that looks like it holds a member's id must be in the privacy registry's reach."""
+    """Any column that looks like it holds a member's id is within the registry's reach."""
     suspicious = [
         (table.name, column.name)
         for table in Base.metadata.sorted_tables
@@ -49,17 +52,30 @@ def test_member_id_columns_are_marked_personal() -> None:
     assert set(suspicious) <= set(personal_columns())
 
 
-async def fill(sessions: async_sessionmaker[AsyncSession]) -> None:
-    service = GuildSettingsService(sessions, default_timezone="Europe/London", clock=lambda: NOW)
+async def fill(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> GuildSettingsService:
+    """Ada configures two servers, schedules, RSVPs and rates; Bob does a little too."""
+    settings = GuildSettingsService(sessions, default_timezone="Europe/London", clock=clock)
+    meetups = MeetupService(sessions, settings, clock=clock)
     for guild in (1, 2):
-        await service.set_timezone(Actor(guild, ADA, manage_guild=True), "Europe/Paris")
-        await service.set_channel(
-            Actor(guild, ADA, manage_guild=True),
-            ChannelPurpose.TALKS,
-            10 + guild,
-            bot_permissions=ALL,
+        ada = Actor(guild, ADA, manage_guild=True)
+        await settings.set_timezone(ada, "Europe/Paris")
+        await settings.set_channel(
+            ada, ChannelPurpose.ANNOUNCEMENTS, 10 + guild, bot_permissions=ALL
         )
-    await service.set_regions(Actor(3, BOB, manage_guild=True), "Wales")
+        meetup = (
+            await meetups.create(ada, MeetupDraft(title="Wi-Fi clinic", when="2026-12-03 18:00"))
+        ).meetup
+        await meetups.rsvp(guild, ADA, meetup.id, RsvpStatus.GOING)
+        await meetups.rsvp(guild, BOB, meetup.id, RsvpStatus.MAYBE)
+        await meetups.set_dm_reminders(guild, ADA, True)
+        clock.now = meetup.ends_at
+        await meetups.record_rating(guild, ADA, meetup.id, 5)
+        await meetups.record_action(guild, ADA, meetup.id, "Try RADIUS logging")
+        clock.now = NOW
+    await settings.set_regions(Actor(3, BOB, manage_guild=True), "Wales")
+    return settings
 
 
 async def references(sessions: async_sessionmaker[AsyncSession], user_id: int) -> list[str]:
@@ -67,39 +83,50 @@ async def references(sessions: async_sessionmaker[AsyncSession], user_id: int) -
     async with sessions() as session:
         for table_name, column_name in personal_columns():
             table = Base.metadata.tables[table_name]
-            rows = await session.execute(select(table).where(or_(table.c[column_name] == user_id)))
+            rows = await session.execute(select(table).where(table.c[column_name] == user_id))
             found += [f"{table_name}.{column_name}" for _ in rows]
-    return found
+    return sorted(found)
 
 
 async def test_export_lists_the_members_data_in_every_guild(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """The export holds the member's records from all guilds, and nobody else's."""
-    await fill(sessions)
-    privacy = PrivacyService(sessions, [GuildSettingsPersonalData()], clock=lambda: NOW)
+    clock = FakeClock(NOW)
+    settings = await fill(sessions, clock)
+    privacy = PrivacyService(sessions, personal_data_sources(settings), clock=clock)
     export = await privacy.export(ADA)
     json.dumps(export)  # must be JSON-ready
+    assert export["user_id"] == str(ADA)
     changes = export["data"]["server_settings_changes"]
     assert {row["server_id"] for row in changes} == {"1", "2"}
-    assert len(changes) == 4
-    assert export["user_id"] == str(ADA)
+    techmeets = export["data"]["techmeets"]
+    assert {
+        "server_id": "1",
+        "techmeet": 1,
+        "rating": 5,
+        "action": "Try RADIUS logging",
+    } in techmeets
+    assert sum(1 for row in techmeets if row.get("rsvp") == "going") == 2
+    assert all(row.get("rsvp") != "maybe" for row in techmeets)  # Bob's answer is not Ada's
 
 
 async def test_erase_leaves_no_reference_and_keeps_others(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """After delete no row anywhere references the member; other members are untouched."""
-    await fill(sessions)
-    privacy = PrivacyService(sessions, [GuildSettingsPersonalData()], clock=lambda: NOW)
+    clock = FakeClock(NOW)
+    settings = await fill(sessions, clock)
+    privacy = PrivacyService(sessions, personal_data_sources(settings), clock=clock)
+    bob_before = await references(sessions, BOB)
     assert await references(sessions, ADA)
     report = await privacy.erase(ADA)
-    assert report.rows_changed == 4
+    assert report.rows_changed > 0
     assert await references(sessions, ADA) == []
-    assert await references(sessions, BOB) == ["guild_settings.updated_by"]
-    assert (await privacy.export(ADA))["data"] == {"server_settings_changes": []}
-    # The servers' settings themselves stay.
-    service = GuildSettingsService(sessions, default_timezone="Europe/London")
-    assert (await service.get(1)).timezone == "Europe/Paris"
-    again = await privacy.erase(ADA)
-    assert again.rows_changed == 0
+    assert await references(sessions, BOB) == bob_before
+    assert all(rows == [] for rows in (await privacy.export(ADA))["data"].values())
+    # The servers' settings and meetups themselves stay.
+    assert (await settings.get(1)).timezone == "Europe/Paris"
+    meetups = MeetupService(sessions, settings, clock=clock)
+    assert (await meetups.by_number(1, 1)).going == 0  # Ada's place was given back
+    assert (await privacy.erase(ADA)).rows_changed == 0

@@ -1,0 +1,108 @@
+"""After a meetup: "Was it worth your time?" (1-5) and "One thing I'll do after tonight"."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from cogs._ui import ReportsErrors, handle_error, reply
+
+if TYPE_CHECKING:
+    from cogs._ui import Interaction
+
+
+class RatingButton(
+    ReportsErrors,
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"fb:(?P<meetup>\d+):(?P<rating>[1-5])",
+):
+    def __init__(self, meetup_id: int, rating: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=str(rating),
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"fb:{meetup_id}:{rating}",
+            )
+        )
+        self.meetup_id, self.rating = meetup_id, rating
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> RatingButton:
+        return cls(int(match["meetup"]), int(match["rating"]))
+
+    async def run(self, interaction: Interaction) -> None:
+        await interaction.client.meetups.record_rating(
+            interaction.guild_id or 0, interaction.user.id, self.meetup_id, self.rating
+        )
+        await reply(
+            interaction, f"Thanks! You rated it {self.rating}/5. Click another number to change it."
+        )
+
+
+class ActionButton(
+    ReportsErrors,
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"fb:(?P<meetup>\d+):action",
+):
+    def __init__(self, meetup_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="One thing I'll do after tonight",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"fb:{meetup_id}:action",
+            )
+        )
+        self.meetup_id = meetup_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> ActionButton:
+        return cls(int(match["meetup"]))
+
+    async def run(self, interaction: Interaction) -> None:
+        await interaction.response.send_modal(ActionModal(self.meetup_id))
+
+
+class ActionModal(discord.ui.Modal, title="One thing I'll do after tonight"):
+    action: discord.ui.TextInput[ActionModal] = discord.ui.TextInput(
+        label="What will you try, change or share?",
+        style=discord.TextStyle.paragraph,
+        max_length=300,
+        placeholder="e.g. Try the VLAN template Sam showed on our staff network",
+    )
+
+    def __init__(self, meetup_id: int) -> None:
+        super().__init__(custom_id=f"fb-modal:{meetup_id}")
+        self.meetup_id = meetup_id
+
+    async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await interaction.client.meetups.record_action(
+            interaction.guild_id or 0, interaction.user.id, self.meetup_id, self.action.value
+        )
+        await reply(
+            interaction, "Noted, thank you. Organisers see these (without names) in the stats."
+        )
+
+    async def on_error(self, interaction: Interaction, error: Exception) -> None:  # type: ignore[override]
+        await handle_error(interaction, error)
+
+
+def feedback_view(meetup_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for rating in range(1, 6):
+        view.add_item(RatingButton(meetup_id, rating))
+    view.add_item(ActionButton(meetup_id))
+    return view

@@ -1,0 +1,123 @@
+"""What the dispatcher does when a meetup's job falls due: remind, repeat, follow up."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import discord
+from discord.utils import format_dt
+
+from bot.domain.guild_settings import ChannelPurpose, format_offset
+from bot.domain.meetups import Lateness
+from bot.scheduler import Job, Outcome
+from bot.services.meetups import FOLLOW_UP, REMINDER, SERIES_NEXT
+from cogs._ui import ping_only
+from cogs.meetups import _embeds
+from cogs.meetups._feedback import feedback_view
+
+if TYPE_CHECKING:
+    from bot.client import TechMeetBot
+    from cogs.meetups._cog import MeetupsCog
+
+log = logging.getLogger(__name__)
+
+
+class MeetupJobs:
+    def __init__(self, bot: TechMeetBot, cog: MeetupsCog) -> None:
+        self.bot = bot
+        self.cog = cog
+
+    def register(self) -> None:
+        dispatcher = self.bot.dispatcher
+        dispatcher.register(REMINDER, self.reminder)
+        dispatcher.register(SERIES_NEXT, self.series_next)
+        dispatcher.register(FOLLOW_UP, self.follow_up)
+        dispatcher.on_failure(self.report_failure)
+
+    async def reminder(self, job: Job, now: datetime) -> Outcome:
+        reminder = await self.bot.meetups.reminder(job.subject_id, job.detail or 0)
+        if reminder is None:
+            return Outcome.skipped("the meetup was cancelled")
+        if reminder.lateness is Lateness.TOO_LATE:
+            return Outcome.skipped(
+                f"too late to be useful when the bot got to it ({now:%d %b %H:%M} UTC)"
+            )
+        meetup = reminder.meetup
+        if meetup.announcement_channel_id is None:
+            return Outcome.failed("the meetup has no announcements channel")
+        content, embed = _embeds.reminder(reminder)
+        ping = reminder.ping_role_id
+        reference = (
+            discord.MessageReference(
+                message_id=meetup.announcement_message_id,
+                channel_id=meetup.announcement_channel_id,
+                fail_if_not_exists=False,
+            )
+            if meetup.announcement_message_id
+            else None
+        )
+        message = await self.bot.get_partial_messageable(meetup.announcement_channel_id).send(
+            content=(f"<@&{ping}> " if ping else "") + content,
+            embed=embed,
+            allowed_mentions=ping_only(ping),
+            reference=reference,  # type: ignore[arg-type]
+            mention_author=False,
+            nonce=job.nonce,
+        )
+        for user_id in reminder.dm_user_ids:
+            try:
+                dm = await self.bot.create_dm(discord.Object(user_id))
+                # Same nonce: a retry after a crash does not DM anyone twice.
+                await dm.send(content, embed=embed, nonce=job.nonce)
+            except discord.Forbidden:
+                pass  # closed DMs: the channel reminder still reached them
+        return Outcome.done(str(message.id))
+
+    async def series_next(self, job: Job, now: datetime) -> Outcome:
+        """State change, so it runs however late: the series' next meetup must exist."""
+        nxt = await self.bot.meetups.create_next_occurrence(job.subject_id)
+        if nxt is None:
+            return Outcome.done("the series has ended or was stopped")
+        if nxt.announcement_message_id is None:
+            message = await self.cog.announce(nxt, nonce=job.nonce)
+            guild = self.bot.get_guild(nxt.guild_id)
+            await self.cog.mirror_event(guild, nxt)
+            return Outcome.done(f"TechMeet #{nxt.number} announced: {message.id}")
+        return Outcome.done(f"TechMeet #{nxt.number} already announced")
+
+    async def follow_up(self, job: Job, now: datetime) -> Outcome:
+        meetup = await self.bot.meetups.get(job.subject_id)
+        if meetup is None or meetup.cancelled:
+            return Outcome.skipped("the meetup was cancelled")
+        where = meetup.thread_id or meetup.announcement_channel_id
+        if where is None:
+            return Outcome.failed("the meetup has no thread or announcements channel")
+        message = await self.bot.get_partial_messageable(where).send(
+            f"**TechMeet #{meetup.number}** has finished ({format_dt(meetup.ends_at, 'R')}). "
+            "Thanks for coming! Two quick questions help the organisers: was it worth your "
+            "time, and what's one thing you'll do after tonight?",
+            view=feedback_view(meetup.id),
+            nonce=job.nonce,
+        )
+        return Outcome.done(str(message.id))
+
+    async def report_failure(self, job: Job, why: str) -> None:
+        """A job failed for good: organisers hear it in their channel (and /techmeet info)."""
+        settings = await self.bot.guild_settings.get(job.guild_id)
+        channel_id = settings.channel(ChannelPurpose.ORGANISERS)
+        if channel_id is None:
+            log.warning("job %s failed and there is no organisers channel: %s", job.id, why)
+            return
+        meetup = await self.bot.meetups.get(job.subject_id)
+        name = f"TechMeet #{meetup.number}" if meetup else "a TechMeet"
+        what = {
+            REMINDER: f"The {format_offset(job.detail or 0)} reminder for {name}",
+            SERIES_NEXT: f"Creating the next meetup after {name}",
+            FOLLOW_UP: f"The follow-up post for {name}",
+        }.get(job.kind, f"A scheduled {job.kind} for {name}")
+        await self.bot.get_partial_messageable(channel_id).send(
+            f"{what} could not be done: {discord.utils.escape_markdown(why)}. "
+            "Check the bot's permissions with `/setup channel`; `/techmeet info` shows the state."
+        )

@@ -1,0 +1,1 @@
+"""Queries used by the services, one module per feature. Repositories never commit."""

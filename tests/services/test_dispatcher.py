@@ -1,0 +1,187 @@
+"""The one dispatcher: atomic claims, leases, outcomes and retries, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import discord
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.scheduler import LEASE, MAX_ATTEMPTS, Dispatcher, Job, Outcome, classify
+from db.models import ScheduledJob
+from db.repositories import jobs
+from tests.clock import FakeClock
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+def http_error(kind: type[discord.HTTPException], status: int, text: str) -> discord.HTTPException:
+    response = SimpleNamespace(status=status, reason=text)
+    return kind(response, {"code": 0, "message": text})
+
+
+async def add_jobs(
+    sessions: async_sessionmaker[AsyncSession], count: int, *, due: datetime
+) -> list[int]:
+    async with sessions.begin() as session:
+        rows = [
+            await jobs.schedule(session, guild_id=1, kind="test", subject_id=i, due_at=due)
+            for i in range(count)
+        ]
+        return [row.id for row in rows]
+
+
+async def states(sessions: async_sessionmaker[AsyncSession]) -> dict[int, ScheduledJob]:
+    async with sessions() as session:
+        return {row.id: row for row in await session.scalars(select(ScheduledJob))}
+
+
+async def test_concurrent_claims_never_overlap(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Three dispatchers claiming at once share the due jobs: each claimed exactly once."""
+    ids = await add_jobs(sessions, 120, due=NOW - timedelta(seconds=1))
+    clock = FakeClock(NOW)
+    dispatchers = [Dispatcher(sessions, clock=clock) for _ in range(3)]
+    rounds = await asyncio.gather(*(d._claim() for d in dispatchers for _ in range(3)))
+    claimed = [job.id for batch in rounds for job in batch]
+    assert sorted(claimed) == sorted(ids)
+    owners = {row.lease_owner for row in (await states(sessions)).values()}
+    assert owners <= {d.owner for d in dispatchers}
+
+
+async def test_future_jobs_are_not_claimed(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Only jobs whose time has come are claimed."""
+    await add_jobs(sessions, 2, due=NOW + timedelta(seconds=1))
+    assert await Dispatcher(sessions, clock=FakeClock(NOW))._claim() == []
+
+
+async def test_outcomes_are_recorded(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A handler's outcome (done with a message id, skipped with why) lands on the row."""
+    [done_id, skipped_id] = await add_jobs(sessions, 2, due=NOW)
+    dispatcher = Dispatcher(sessions, clock=FakeClock(NOW))
+
+    async def handler(job: Job, now: datetime) -> Outcome:
+        return Outcome.done("555") if job.id == done_id else Outcome.skipped("too late")
+
+    dispatcher.register("test", handler)
+    await dispatcher.run_due()
+    rows = await states(sessions)
+    assert (rows[done_id].state, rows[done_id].result) == ("done", "555")
+    assert (rows[skipped_id].state, rows[skipped_id].result) == ("skipped", "too late")
+    assert rows[done_id].lease_owner is None
+
+
+async def test_final_failures_are_reported(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A deleted channel fails the job for good and organisers are told why."""
+    [job_id] = await add_jobs(sessions, 1, due=NOW)
+    dispatcher = Dispatcher(sessions, clock=FakeClock(NOW))
+    reported: list[tuple[int, str]] = []
+
+    async def handler(job: Job, now: datetime) -> Outcome:
+        raise http_error(discord.NotFound, 404, "Unknown Channel")
+
+    async def report(job: Job, why: str) -> None:
+        reported.append((job.id, why))
+
+    dispatcher.register("test", handler)
+    dispatcher.on_failure(report)
+    await dispatcher.run_due()
+    row = (await states(sessions))[job_id]
+    assert row.state == "failed"
+    assert "Unknown Channel" in (row.result or "")
+    assert reported == [(job_id, row.result)]
+
+
+async def test_server_errors_are_retried_then_given_up(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """5xx answers are retried later with the same revision (same nonce), a few times."""
+    [job_id] = await add_jobs(sessions, 1, due=NOW)
+    clock = FakeClock(NOW)
+    dispatcher = Dispatcher(sessions, clock=clock)
+    nonces: list[str] = []
+
+    async def handler(job: Job, now: datetime) -> Outcome:
+        nonces.append(job.nonce)
+        raise http_error(discord.DiscordServerError, 503, "Service Unavailable")
+
+    dispatcher.register("test", handler)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        await dispatcher.run_due()
+        row = (await states(sessions))[job_id]
+        if attempt < MAX_ATTEMPTS:
+            assert (row.state, row.attempts) == ("pending", attempt)
+            assert row.due_at > clock.now
+            clock.now = row.due_at
+    assert row.state == "failed"
+    assert "gave up" in (row.result or "")
+    assert len(nonces) == MAX_ATTEMPTS
+    assert len(set(nonces)) == 1
+
+
+async def test_an_expired_lease_is_taken_over(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A process that claimed and died loses the job when its lease runs out."""
+    [job_id] = await add_jobs(sessions, 1, due=NOW)
+    clock = FakeClock(NOW)
+    dead, alive = Dispatcher(sessions, clock=clock), Dispatcher(sessions, clock=clock)
+    [first] = await dead._claim()
+    assert await alive._claim() == []  # still leased
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    [again] = await alive._claim()
+    assert (again.id, again.revision, again.attempts) == (first.id, 0, 2)
+    async with sessions.begin() as session:
+        late = await jobs.finish(
+            session,
+            job_id=job_id,
+            revision=0,
+            owner=dead.owner,
+            state="done",
+            result="x",
+            now=clock.now,
+        )
+    assert late is False  # the dead process's late answer is ignored
+
+
+async def test_rearming_while_running_wins(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """An edit re-arms a job mid-flight: the old run's outcome does not overwrite it."""
+    [job_id] = await add_jobs(sessions, 1, due=NOW)
+    dispatcher = Dispatcher(sessions, clock=FakeClock(NOW))
+
+    async def handler(job: Job, now: datetime) -> Outcome:
+        async with sessions.begin() as session:
+            row = await session.get(ScheduledJob, job.id)
+            assert row is not None
+            await jobs.rearm(session, row, NOW + timedelta(days=1))
+        return Outcome.done("old post")
+
+    dispatcher.register("test", handler)
+    await dispatcher.run_due()
+    row = (await states(sessions))[job_id]
+    assert (row.state, row.revision, row.result) == ("pending", 1, None)
+
+
+@pytest.mark.parametrize(
+    ("error", "retry"),
+    [
+        (http_error(discord.NotFound, 404, "Unknown Channel"), False),
+        (http_error(discord.Forbidden, 403, "Missing Access"), False),
+        (http_error(discord.HTTPException, 400, "Invalid Form Body"), False),
+        (http_error(discord.HTTPException, 429, "Too Many Requests"), True),
+        (http_error(discord.DiscordServerError, 502, "Bad Gateway"), True),
+        (TimeoutError(), True),
+        (ValueError("bug"), False),
+    ],
+)
+def test_classify(error: BaseException, retry: bool) -> None:
+    """Discord's answers sort into worth retrying and final."""
+    assert classify(error)[0] is retry
+
+
+def test_nonce_fits_discord() -> None:
+    """Nonces are at most 25 characters and change with the revision."""
+    job = Job(2**31 - 1, 1, "reminder", 1, 60, NOW, 999, 1)
+    assert len(job.nonce) <= 25
+    assert job.nonce != Job(2**31 - 1, 1, "reminder", 1, 60, NOW, 1000, 1).nonce

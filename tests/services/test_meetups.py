@@ -1,0 +1,288 @@
+"""/techmeet use cases on SQLite and PostgreSQL: scheduling, RSVPs and waitlists, edits."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.domain.guild_settings import ChannelPurpose
+from bot.domain.meetups import Repeat, RsvpStatus
+from bot.domain.members import Actor
+from bot.errors import BadInput, Conflict, NotAllowed, NotFound
+from bot.services.guild_settings import GuildSettingsService
+from bot.services.meetups import FOLLOW_UP, REMINDER, SERIES_NEXT, MeetupDraft, MeetupService
+from db.models import Meetup, Rsvp, ScheduledJob
+from tests.clock import FakeClock
+
+GUILD = 700_000_000_000_000_001
+ANNOUNCEMENTS = 42
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+ORGANISER = Actor(GUILD, 1, manage_events=True)
+MANAGER = Actor(GUILD, 2, manage_guild=True)
+MEMBER = Actor(GUILD, 3)
+ALL = frozenset(
+    {
+        "view_channel",
+        "send_messages",
+        "embed_links",
+        "read_message_history",
+        "create_public_threads",
+        "send_messages_in_threads",
+    }
+)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+async def service(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> MeetupService:
+    settings = GuildSettingsService(sessions, default_timezone="Europe/London", clock=clock)
+    await settings.set_channel(
+        MANAGER, ChannelPurpose.ANNOUNCEMENTS, ANNOUNCEMENTS, bot_permissions=ALL
+    )
+    return MeetupService(sessions, settings, clock=clock)
+
+
+def draft(**changes: object) -> MeetupDraft:
+    values: dict[str, object] = {"title": "Network monitoring night", "when": "2026-12-03 18:00"}
+    values.update(changes)
+    return MeetupDraft(**values)  # type: ignore[arg-type]
+
+
+async def jobs_of(sessions: async_sessionmaker[AsyncSession], meetup_id: int) -> list[ScheduledJob]:
+    async with sessions() as session:
+        result = await session.scalars(
+            select(ScheduledJob)
+            .where(ScheduledJob.subject_id == meetup_id)
+            .order_by(ScheduledJob.due_at)
+        )
+        return list(result)
+
+
+async def count(sessions: async_sessionmaker[AsyncSession], model: type) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_create_numbers_meetups_and_plans_jobs(
+    service: MeetupService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Meetups are numbered per guild; reminders, follow-up (and series) jobs are planned."""
+    first = await service.create(ORGANISER, draft(reminders="1w,1d,1h"))
+    second = await service.create(ORGANISER, draft(when="2026-12-10 18:00"))
+    assert (first.meetup.number, second.meetup.number) == (1, 2)
+    assert first.meetup.starts_at == datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
+    assert first.skipped_offsets == [10080]  # a week before is already past
+    jobs = await jobs_of(sessions, first.meetup.id)
+    assert [(j.kind, j.detail, j.due_at) for j in jobs] == [
+        (REMINDER, 1440, datetime(2026, 12, 2, 18, 0, tzinfo=UTC)),
+        (REMINDER, 60, datetime(2026, 12, 3, 17, 0, tzinfo=UTC)),
+        (FOLLOW_UP, None, datetime(2026, 12, 3, 20, 0, tzinfo=UTC)),
+    ]
+    assert all(j.state == "pending" for j in jobs)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"when": "yesterday 18:00"}, "not a date and time I can read"),
+        ({"when": "2020-01-01 18:00"}, "past"),
+        ({"title": "   "}, "can't be empty"),
+        ({"online_url": "javascript:alert(1)"}, "https://"),
+        ({"capacity": 0}, "at least 1"),
+        ({"duration_minutes": 5}, "between 15 and 720"),
+        ({"reminders": "1 day"}, "not a reminder offset"),
+        ({"region": "Atlantis"}, "/setup regions"),
+        ({"until": "2027-01-01"}, "repeating"),
+        ({"repeat": Repeat.MONTHLY_LAST}, "first Thursday"),
+    ],
+)
+async def test_create_refuses_bad_input(
+    service: MeetupService, sessions: async_sessionmaker[AsyncSession], changes, message
+) -> None:
+    """Each bad value is refused with what to do instead, and nothing is stored."""
+    with pytest.raises(BadInput, match=message):
+        await service.create(ORGANISER, draft(**changes))
+    assert await count(sessions, Meetup) == 0
+    assert await count(sessions, ScheduledJob) == 0
+
+
+async def test_only_organisers_create(
+    service: MeetupService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A plain member is refused; the organiser role counts once it is set."""
+    with pytest.raises(NotAllowed, match="organisers"):
+        await service.create(MEMBER, draft())
+    assert await count(sessions, Meetup) == 0
+
+
+async def test_create_needs_an_announcements_channel(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """Without an announcements channel the organiser is told to run /setup channel."""
+    bare = MeetupService(
+        sessions, GuildSettingsService(sessions, default_timezone="Europe/London"), clock=clock
+    )
+    with pytest.raises(BadInput, match="/setup channel purpose:announcements"):
+        await bare.create(ORGANISER, draft())
+
+
+async def test_fifty_concurrent_going_clicks_on_ten_places(
+    service: MeetupService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """50 members clicking Going at once: exactly 10 going, 40 waitlisted in commit order."""
+    meetup = (await service.create(ORGANISER, draft(capacity=10))).meetup
+    outcomes = await asyncio.gather(
+        *(service.rsvp(GUILD, 1000 + i, meetup.id, RsvpStatus.GOING) for i in range(50))
+    )
+    statuses = [o.status for o in outcomes]
+    assert statuses.count(RsvpStatus.GOING) == 10
+    assert statuses.count(RsvpStatus.WAITLISTED) == 40
+    async with sessions() as session:
+        waitlist = list(
+            await session.scalars(
+                select(Rsvp).where(Rsvp.status == "waitlisted").order_by(Rsvp.waitlist_position)
+            )
+        )
+        going_count = await session.scalar(select(Meetup.going_count))
+    assert going_count == 10
+    assert [r.waitlist_position for r in waitlist] == list(range(1, 41))
+    # The rank each member was told matches the order the database committed.
+    told = {o.waitlist_rank for o in outcomes if o.status is RsvpStatus.WAITLISTED}
+    assert told == set(range(1, 41))
+
+
+async def test_leaving_going_promotes_the_first_waitlisted(service: MeetupService) -> None:
+    """A Going member switching to Maybe hands the place to the first on the waitlist."""
+    meetup = (await service.create(ORGANISER, draft(capacity=1))).meetup
+    await service.rsvp(GUILD, 10, meetup.id, RsvpStatus.GOING)
+    second = await service.rsvp(GUILD, 11, meetup.id, RsvpStatus.GOING)
+    third = await service.rsvp(GUILD, 12, meetup.id, RsvpStatus.GOING)
+    assert (second.status, second.waitlist_rank) == (RsvpStatus.WAITLISTED, 1)
+    assert third.waitlist_rank == 2
+    again = await service.rsvp(GUILD, 11, meetup.id, RsvpStatus.GOING)
+    assert (again.status, again.previous, again.waitlist_rank) == (
+        RsvpStatus.WAITLISTED,
+        RsvpStatus.WAITLISTED,
+        1,
+    )
+    dropped = await service.rsvp(GUILD, 10, meetup.id, RsvpStatus.MAYBE)
+    assert dropped.promoted == [11]
+    lists = await service.rsvp_lists(meetup.id)
+    assert lists[RsvpStatus.GOING] == [11]
+    assert lists[RsvpStatus.WAITLISTED] == [12]
+    assert lists[RsvpStatus.MAYBE] == [10]
+    view = await service.get(meetup.id)
+    assert view is not None
+    assert (view.going, view.maybe, view.waitlisted) == (1, 1, 1)
+
+
+async def test_capacity_changes(service: MeetupService) -> None:
+    """Lowering keeps those going; raising promotes from the waitlist in order."""
+    meetup = (await service.create(ORGANISER, draft(capacity=2))).meetup
+    for user in (20, 21, 22, 23):
+        await service.rsvp(GUILD, user, meetup.id, RsvpStatus.GOING)
+    lowered = await service.edit(ORGANISER, meetup.number, MeetupDraft(capacity=1))
+    assert lowered.meetup.going == 2  # nobody loses their place
+    refused = await service.rsvp(GUILD, 24, meetup.id, RsvpStatus.GOING)
+    assert refused.status is RsvpStatus.WAITLISTED
+    raised = await service.edit(ORGANISER, meetup.number, MeetupDraft(capacity=4))
+    assert raised.promoted == [22, 23]
+    assert raised.meetup.going == 4
+
+
+async def test_edit_time_rearms_every_future_reminder(
+    service: MeetupService, sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """A new time re-arms each offset still ahead, even one already sent for the old time."""
+    meetup = (await service.create(ORGANISER, draft(reminders="1d,1h"))).meetup
+    await service.rsvp(GUILD, 30, meetup.id, RsvpStatus.GOING)
+    await service.rsvp(GUILD, 31, meetup.id, RsvpStatus.MAYBE)
+    async with sessions.begin() as session:
+        sent = await session.scalar(select(ScheduledJob).where(ScheduledJob.detail == 1440))
+        assert sent is not None
+        sent.state, sent.result = "done", "12345"
+    changed = await service.edit(ORGANISER, meetup.number, MeetupDraft(when="2026-12-05 19:00"))
+    assert changed.time_changed
+    assert sorted(changed.notify) == [30, 31]
+    jobs = {(j.kind, j.detail): j for j in await jobs_of(sessions, meetup.id)}
+    day = jobs[(REMINDER, 1440)]
+    assert (day.state, day.revision, day.due_at) == (
+        "pending",
+        1,
+        datetime(2026, 12, 4, 19, 0, tzinfo=UTC),
+    )
+    assert jobs[(REMINDER, 60)].due_at == datetime(2026, 12, 5, 18, 0, tzinfo=UTC)
+    assert jobs[(FOLLOW_UP, None)].due_at == datetime(2026, 12, 5, 21, 0, tzinfo=UTC)
+
+
+async def test_cancel_stops_jobs_and_rsvps(
+    service: MeetupService, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Cancelling cancels pending jobs, names who to tell, and closes RSVPs."""
+    meetup = (await service.create(ORGANISER, draft())).meetup
+    await service.rsvp(GUILD, 40, meetup.id, RsvpStatus.GOING)
+    with pytest.raises(NotAllowed):
+        await service.cancel(MEMBER, meetup.number, None, whole_series=False)
+    changed = await service.cancel(ORGANISER, meetup.number, "Room flooded", whole_series=False)
+    assert changed.meetup.cancelled
+    assert changed.notify == [40]
+    assert {j.state for j in await jobs_of(sessions, meetup.id)} == {"cancelled"}
+    with pytest.raises(Conflict, match="cancelled"):
+        await service.rsvp(GUILD, 41, meetup.id, RsvpStatus.GOING)
+    with pytest.raises(Conflict, match="cancelled"):
+        await service.edit(ORGANISER, meetup.number, MeetupDraft(title="New"))
+
+
+async def test_rsvp_closes_when_the_meetup_starts(service: MeetupService, clock: FakeClock) -> None:
+    """After the start, RSVPs are refused with a clear reason."""
+    meetup = (await service.create(ORGANISER, draft())).meetup
+    clock.now = meetup.starts_at
+    with pytest.raises(Conflict, match="already started"):
+        await service.rsvp(GUILD, 50, meetup.id, RsvpStatus.GOING)
+
+
+async def test_rsvp_to_another_guilds_meetup_is_not_found(service: MeetupService) -> None:
+    """A custom_id naming another guild's meetup is not trusted."""
+    meetup = (await service.create(ORGANISER, draft())).meetup
+    with pytest.raises(NotFound):
+        await service.rsvp(GUILD + 1, 60, meetup.id, RsvpStatus.GOING)
+
+
+async def test_member_leaving_frees_their_place(service: MeetupService) -> None:
+    """A Going member leaving the server hands their place on."""
+    meetup = (await service.create(ORGANISER, draft(capacity=1))).meetup
+    await service.rsvp(GUILD, 70, meetup.id, RsvpStatus.GOING)
+    await service.rsvp(GUILD, 71, meetup.id, RsvpStatus.GOING)
+    [(ref, promoted)] = await service.member_left(GUILD, 70)
+    assert ref.id == meetup.id
+    assert promoted == [71]
+
+
+async def test_series_creates_its_next_occurrence_once(
+    service: MeetupService, sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """When an occurrence starts the next one is created, once, at the same local time."""
+    first = (
+        await service.create(ORGANISER, draft(when="2027-03-25 18:00", repeat=Repeat.WEEKLY))
+    ).meetup
+    assert first.starts_at == datetime(2027, 3, 25, 18, 0, tzinfo=UTC)  # GMT
+    assert SERIES_NEXT in {j.kind for j in await jobs_of(sessions, first.id)}
+    clock.now = first.starts_at
+    nxt = await service.create_next_occurrence(first.id)
+    again = await service.create_next_occurrence(first.id)
+    assert nxt is not None
+    assert again is not None
+    assert nxt.id == again.id
+    assert nxt.number == 2
+    assert nxt.starts_at == datetime(2027, 4, 1, 17, 0, tzinfo=UTC)  # 18:00 BST
+    assert nxt.title == first.title
+    await service.cancel(ORGANISER, nxt.number, None, whole_series=True)
+    assert await service.create_next_occurrence(nxt.id) is None
