@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ async def slow(interaction: discord.Interaction) -> None:
 
 @app_commands.command(name="pick", description="Entity options and a user select")
 @app_commands.describe(who="someone", role="a role")
+@app_commands.guild_only()
 async def pick(interaction: discord.Interaction, who: discord.Member, role: discord.Role) -> None:
     select: discord.ui.UserSelect[discord.ui.View] = discord.ui.UserSelect(
         custom_id="pick:users", max_values=2
@@ -133,6 +135,13 @@ async def pick(interaction: discord.Interaction, who: discord.Member, role: disc
     await interaction.response.send_message(
         f"{who.name} has {role.name}?", view=view, ephemeral=True
     )
+
+
+@app_commands.command(name="whoami", description="Answers in guilds and in DMs")
+@app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+async def whoami(interaction: discord.Interaction) -> None:
+    where = "DMs" if isinstance(interaction.channel, discord.DMChannel) else "a guild"
+    await interaction.response.send_message(f"{interaction.user.name} in {where}")
 
 
 @app_commands.command(name="sleepy", description="Answers too late")
@@ -157,6 +166,7 @@ class TinyBot(commands.Bot):
         self.tree.add_command(slow)
         self.tree.add_command(sleepy)
         self.tree.add_command(pick)
+        self.tree.add_command(whoami)
         guild = discord.Object(self.guild_id)
         self.tree.add_command(post, guild=guild)
         await self.tree.sync()
@@ -238,6 +248,7 @@ async def test_login_ready_and_guild_cache(env: Env) -> None:
         "slow",
         "sleepy",
         "pick",
+        "whoami",
     }
     assert [c["name"] for c in env.standin.commands[guild.id]] == ["post"]
     assert env.standin.gateway_connections == 1
@@ -517,3 +528,193 @@ async def test_world_changes_reach_the_bot(env: Env) -> None:
     guild.remove_member(carl)
     await env.standin.wait_for_gateway_idle()  # the bot has processed the changes
     assert cached.get_member(carl.id) is None
+
+
+async def test_slash_command_in_dms(env: Env) -> None:
+    standin = env.standin
+    bob = standin.add_user("Bob")
+    reply = await standin.slash_in_dm(bob, "whoami")
+    assert reply.content == "Bob in DMs"
+    payload = reply.payload
+    assert "guild_id" not in payload
+    assert "member" not in payload
+    assert payload["user"]["id"] == str(bob.id)
+    assert (payload["context"], payload["channel"]["type"]) == (1, 1)
+    assert [m.content for m in standin.dm_messages(bob)] == ["Bob in DMs"]
+    in_guild = await standin.slash(env.guild, env.ada, "whoami")
+    assert in_guild.content == "Ada in a guild"
+    with pytest.raises(StandInError, match="not available in DMs"):
+        await standin.slash_in_dm(bob, "pick")  # @guild_only: contexts [0]
+    with pytest.raises(StandInError, match="no slash command /post"):
+        await standin.slash_in_dm(bob, "post")  # a guild command
+
+
+async def test_rate_limited_route_is_retried(env: Env) -> None:
+    standin = env.standin
+    channel = env.bot.get_channel(env.guild.general.id)
+    assert isinstance(channel, discord.TextChannel)
+    standin.rate_limit(r"^/channels/\d+/messages$", 1, 0.5)
+    url = f"{standin.api_base}/channels/{channel.id}/messages"
+    auth = {"Authorization": f"Bot {standin.token}"}
+    async with aiohttp.ClientSession(headers=auth) as session:  # another user of the same token
+        async with session.get(url) as first:
+            assert (first.status, first.headers["X-RateLimit-Remaining"]) == (200, "0")
+        async with session.get(url) as second:
+            assert second.status == 429
+            assert second.headers["Via"]
+            assert second.headers["X-RateLimit-Scope"] == "user"
+            body = await second.json()
+            assert body["global"] is False
+            assert 0 < body["retry_after"] <= 0.5
+    assert standin.rate_limited == 1
+    await channel.send("once")  # the shared bucket is empty: 429, retried after retry_after
+    assert standin.rate_limited == 2
+    assert [m.content for m in standin.messages(env.guild.general)] == ["once"]
+    posts = [r for r in standin.requests if r[0] == "POST" and r[1].endswith("/messages")]
+    assert len(posts) == 2
+    await channel.send("twice")  # the headers said the bucket is empty: discord.py waits itself
+    assert standin.rate_limited == 2
+
+
+# -- guild scheduled events ---------------------------------------------------------------------
+
+
+def in_hours(hours: float) -> dt.datetime:
+    return discord.utils.utcnow() + dt.timedelta(hours=hours)
+
+
+async def grant_bot(env: Env, permissions: int) -> discord.Guild:
+    """The bot's role gets ``permissions`` on top of the defaults; returns the bot's guild."""
+    env.guild.bot_role.edit(permissions=perms.BOT_DEFAULT | permissions)
+    await env.standin.wait_for_gateway_idle()
+    guild = env.bot.get_guild(env.guild.id)
+    assert guild is not None
+    return guild
+
+
+async def test_scheduled_event_create_edit_cancel_delete(env: Env) -> None:
+    standin, fake = env.standin, env.guild
+    guild = await grant_bot(env, perms.CREATE_EVENTS)
+    start = in_hours(24)
+    event = await guild.create_scheduled_event(
+        name="Rust meetup",
+        description="Talks and pizza",
+        start_time=start,
+        end_time=start + dt.timedelta(hours=2),
+        entity_type=discord.EntityType.external,
+        privacy_level=discord.PrivacyLevel.guild_only,
+        location="Café Central",
+    )
+    stored = fake.scheduled_events[event.id]
+    assert stored["creator_id"] == str(standin.bot_user_id)
+    assert (stored["entity_type"], stored["status"], stored["channel_id"]) == (3, 1, None)
+    assert stored["entity_metadata"] == {"location": "Café Central"}
+    assert event.start_time == start
+    await standin.wait_for_gateway_idle()
+    assert guild.get_scheduled_event(event.id) is not None  # GUILD_SCHEDULED_EVENT_CREATE
+
+    edited = await event.edit(name="Rust & pizza", location="Room 2")
+    assert (edited.name, edited.location) == ("Rust & pizza", "Room 2")
+    with pytest.raises(discord.HTTPException) as skipped:  # scheduled -> completed
+        await edited.edit(status=discord.EventStatus.completed)
+    assert (skipped.value.status, skipped.value.code) == (400, 50035)
+
+    cancelled = await edited.cancel()
+    assert cancelled.status is discord.EventStatus.cancelled
+    assert fake.scheduled_events[event.id]["status"] == 4
+    assert fake.upcoming_events() == []
+    await standin.wait_for_gateway_idle()
+    cached = guild.get_scheduled_event(event.id)
+    assert cached is not None
+    assert cached.status is discord.EventStatus.cancelled  # GUILD_SCHEDULED_EVENT_UPDATE
+    with pytest.raises(discord.HTTPException) as finished:
+        await cancelled.edit(name="Again")
+    assert finished.value.code == 180000
+
+    await cancelled.delete()
+    assert event.id not in fake.scheduled_events
+    await standin.wait_for_gateway_idle()
+    assert guild.get_scheduled_event(event.id) is None  # GUILD_SCHEDULED_EVENT_DELETE
+    assert len(standin.problems) == 2  # the two refused edits
+    standin.problems.clear()
+
+
+async def test_scheduled_event_permissions(env: Env) -> None:
+    standin, fake = env.standin, env.guild
+    voice = fake.add_voice_channel("Meetup voice")
+    await standin.wait_for_gateway_idle()
+    guild = env.bot.get_guild(fake.id)
+    assert guild is not None
+    channel = guild.get_channel(voice.id)
+    assert isinstance(channel, discord.VoiceChannel)
+
+    async def create() -> discord.ScheduledEvent:
+        return await guild.create_scheduled_event(
+            name="Voice chat",
+            start_time=in_hours(1),
+            channel=channel,
+            entity_type=discord.EntityType.voice,
+            privacy_level=discord.PrivacyLevel.guild_only,
+        )
+
+    with pytest.raises(discord.Forbidden) as refused:  # no CREATE_EVENTS
+        await create()
+    assert refused.value.code == 50013
+    await grant_bot(env, perms.CREATE_EVENTS)
+    event = await create()
+    assert event.channel_id == voice.id
+    assert fake.scheduled_events[event.id]["entity_metadata"] is None
+    renamed = await event.edit(name="Own event")  # the creator manages it with CREATE_EVENTS
+    assert renamed.name == "Own event"
+    fake.scheduled_events[event.id]["creator_id"] = str(fake.owner.id)  # someone else's event
+    with pytest.raises(discord.Forbidden):
+        await event.edit(name="Not mine")
+    with pytest.raises(discord.Forbidden):
+        await event.delete()
+    await grant_bot(env, perms.MANAGE_EVENTS)
+    assert (await event.edit(name="Managed")).name == "Managed"
+    await event.delete()
+    assert fake.scheduled_events == {}
+
+
+def external_event(**changes: Any) -> dict[str, Any]:
+    start = in_hours(24)
+    body: dict[str, Any] = {
+        "name": "Meetup",
+        "privacy_level": 2,
+        "entity_type": 3,
+        "scheduled_start_time": start.isoformat(),
+        "scheduled_end_time": (start + dt.timedelta(hours=2)).isoformat(),
+        "entity_metadata": {"location": "Café Central"},
+    }
+    return {key: value for key, value in (body | changes).items() if value is not ...}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"entity_metadata": ...}, "entity_metadata"),  # no location at all (schema)
+        ({"entity_metadata": {}}, "entity_metadata.location"),
+        ({"scheduled_end_time": ...}, "scheduled_end_time"),
+        ({"channel_id": "general"}, "channel_id"),  # external events have no channel
+        ({"entity_type": 2, "channel_id": "general", "entity_metadata": ...}, "channel_id"),
+        ({"scheduled_start_time": in_hours(-1).isoformat()}, "scheduled_start_time"),
+        ({"scheduled_end_time": in_hours(1).isoformat()}, "scheduled_end_time"),  # before start
+        ({"name": ""}, "name"),
+        # discord.py 2.7.1 sends privacy_level only when passed, and entity_type only when passed
+        # explicitly (not when it infers it from channel= or location=): pass both.
+        ({"privacy_level": ...}, "privacy_level"),
+        ({"entity_type": ...}, "entity_type"),
+    ],
+)
+async def test_scheduled_event_rules(env: Env, changes: dict[str, Any], field: str) -> None:
+    await grant_bot(env, perms.CREATE_EVENTS)
+    if changes.get("channel_id") == "general":
+        changes["channel_id"] = str(env.guild.general.id)
+    with pytest.raises(discord.HTTPException) as refused:
+        await env.bot.http.create_guild_scheduled_event(env.guild.id, **external_event(**changes))
+    assert (refused.value.status, refused.value.code) == (400, 50035)
+    assert f"In {field}:" in str(refused.value)
+    assert env.guild.scheduled_events == {}
+    assert len(env.standin.problems) == 1
+    env.standin.problems.clear()

@@ -15,6 +15,11 @@ tests drive interactions into the bot and assert on everything it sent back::
     assert reply.ephemeral and "Europe/Paris" in reply.content
     assert standin.problems == []   # nothing Discord would have refused
 
+Also: ``slash_in_dm(user, "privacy export")`` (a global command in the bot's DM, context 1),
+``rate_limit(path_regex, limit, per_seconds)`` (429s counted in ``rate_limited``), guild scheduled
+events (REST, stored in ``guild.scheduled_events``), ``fail_next(...)`` for injected failures and
+``clock`` for Discord's notion of "now".
+
 Request bodies are validated against Discord's own OpenAPI description (``discord-openapi.json``,
 MIT licence in ``DISCORD-OPENAPI-LICENSE``), plus Discord's classic limits.
 """

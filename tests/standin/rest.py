@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BodyPartReader, web
 
 from . import permissions as perms
+from . import scheduled_events
 from .errors import ApiError, missing_access, missing_permissions, unknown
 from .interactions import (
     ALLOWED_CALLBACKS,
@@ -56,6 +59,7 @@ from .world import (
     FakeChannel,
     FakeGuild,
     FakeMessage,
+    event_payload,
 )
 
 if TYPE_CHECKING:
@@ -143,6 +147,47 @@ class Fault:
         return json_response(self.status, self.body, self.headers)
 
 
+@dataclass
+class RateLimit:
+    """At most ``limit`` requests per ``per_seconds`` (sliding window) to the matching paths."""
+
+    path_regex: re.Pattern[str]
+    limit: int
+    per_seconds: float
+    hits: deque[float] = field(default_factory=deque)
+
+    def retry_after(self, now: float) -> float:
+        """Seconds until one more request is allowed (0: allowed now)."""
+        while self.hits and self.hits[0] <= now - self.per_seconds:
+            self.hits.popleft()
+        if len(self.hits) < self.limit:
+            return 0.0
+        return self.hits[0] + self.per_seconds - now
+
+    def headers(self, now: float) -> dict[str, str]:
+        reset_after = self.hits[0] + self.per_seconds - now if self.hits else self.per_seconds
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(0, self.limit - len(self.hits))),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": hashlib.sha1(self.path_regex.pattern.encode()).hexdigest()[:16],
+        }
+
+    def refusal(self, now: float, retry_after: float) -> web.Response:
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": round(retry_after, 3),
+            "global": False,
+        }
+        headers = self.headers(now) | {
+            "Via": "1.1 google",
+            "Retry-After": str(math.ceil(retry_after)),
+            "X-RateLimit-Scope": "user",
+        }
+        return json_response(429, body, headers)
+
+
 def default_fault_body(status: int) -> tuple[Any, dict[str, str]]:
     if status == 429:
         retry_after = 0.05
@@ -174,6 +219,7 @@ class RestApi:
         self.s = standin
         self.routes: list[Route] = []
         self.faults: list[Fault] = []
+        self.rate_limits: list[RateLimit] = []
         self._register_routes()
 
     # -- the pipeline --------------------------------------------------------------------------
@@ -193,7 +239,18 @@ class RestApi:
         fault = self._take_fault(method, path, after=False)
         if fault is not None:
             return fault.response()
+        limit = next((r for r in self.rate_limits if r.path_regex.search(path)), None)
+        if limit is not None:
+            now = time.monotonic()
+            retry_after = limit.retry_after(now)
+            if retry_after > 0:
+                self.s.rate_limited += 1
+                self.s.notify()
+                return limit.refusal(now, retry_after)
+            limit.hits.append(now)
         response = await self._route(request, method, path, body, uploads)
+        if limit is not None:
+            response.headers.update(limit.headers(time.monotonic()))
         fault = self._take_fault(method, path, after=True)
         return fault.response() if fault is not None else response
 
@@ -331,6 +388,13 @@ class RestApi:
             "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
             self.remove_member_role,
         )
+        events = "/guilds/{guild_id}/scheduled-events"
+        add("GET", events, self.list_scheduled_events)
+        add("POST", events, self.create_scheduled_event)
+        event = f"{events}/{{guild_scheduled_event_id}}"
+        add("GET", event, self.get_scheduled_event)
+        add("PATCH", event, self.edit_scheduled_event)
+        add("DELETE", event, self.delete_scheduled_event)
         add(
             "POST",
             "/interactions/{interaction_id}/{interaction_token}/callback",
@@ -754,6 +818,49 @@ class RestApi:
         member, role = self._member_and_role(req)
         member.remove_roles(role)
         self.s.notify()
+        return NO_CONTENT
+
+    # -- guild scheduled events ----------------------------------------------------------------
+
+    def _scheduled_event(self, req: ApiRequest) -> tuple[FakeGuild, JSON]:
+        guild = self._guild(req)
+        event = guild.scheduled_events.get(req.snowflake("guild_scheduled_event_id"))
+        if event is None:
+            raise unknown("Guild Scheduled Event", 10070)
+        return guild, event
+
+    def _emit_event(self, name: str, event: JSON) -> None:
+        self.s.emit(name, event_payload(event), perms.INTENT_GUILD_SCHEDULED_EVENTS)
+        self.s.notify()
+
+    async def list_scheduled_events(self, req: ApiRequest) -> list[JSON]:
+        counts = req.query.get("with_user_count") in ("1", "true", "True")
+        events = self._guild(req).upcoming_events()
+        return [event_payload(event, with_user_count=counts) for event in events]
+
+    async def get_scheduled_event(self, req: ApiRequest) -> JSON:
+        counts = req.query.get("with_user_count") in ("1", "true", "True")
+        return event_payload(self._scheduled_event(req)[1], with_user_count=counts)
+
+    async def create_scheduled_event(self, req: ApiRequest) -> JSON:
+        guild = self._guild(req)
+        event = scheduled_events.create(guild, req.json, self.s.bot_user, self.s.clock())
+        guild.scheduled_events[int(event["id"])] = event
+        self._emit_event("GUILD_SCHEDULED_EVENT_CREATE", event)
+        return event_payload(event)
+
+    async def edit_scheduled_event(self, req: ApiRequest) -> JSON:
+        guild, event = self._scheduled_event(req)
+        updated = scheduled_events.edit(guild, event, req.json, self.s.clock())
+        guild.scheduled_events[int(event["id"])] = updated
+        self._emit_event("GUILD_SCHEDULED_EVENT_UPDATE", updated)
+        return event_payload(updated)
+
+    async def delete_scheduled_event(self, req: ApiRequest) -> object:
+        guild, event = self._scheduled_event(req)
+        scheduled_events.check_can_delete(guild, event)
+        del guild.scheduled_events[int(event["id"])]
+        self._emit_event("GUILD_SCHEDULED_EVENT_DELETE", event)
         return NO_CONTENT
 
     # -- interactions and their webhooks -------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import re
 import secrets
 import socket
@@ -33,7 +34,7 @@ from .interactions import (
     select_values,
 )
 from .messages import MessageContext
-from .rest import Fault, RestApi, default_fault_body
+from .rest import Fault, RateLimit, RestApi, default_fault_body
 from .snowflakes import make_token, new_snowflake, user_id_from_token
 from .world import (
     DM,
@@ -79,6 +80,10 @@ class DiscordStandIn:
         self.nonce_window = 300.0
         self.attachment_size_limit = 10 * 1024 * 1024
         self.heartbeat_interval_ms = 41_250
+        # "Now" for Discord's time rules (scheduled events must start in the future); a test with a
+        # fake clock (a callable returning a datetime) can set it here.
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+        self.rate_limited = 0  # 429s answered by rate_limit() limiters
         self.guilds: list[FakeGuild] = []
         self.commands: dict[int | None, list[JSON]] = {}
         self.problems: list[str] = []
@@ -570,6 +575,18 @@ class DiscordStandIn:
             )
         )
 
+    def rate_limit(self, path_regex: str, limit: int, per_seconds: float) -> None:
+        """Allow at most ``limit`` requests per ``per_seconds`` to the paths matching ``path_regex``
+        (any method, one shared budget); beyond that answer 429 as Discord does (``Via`` header,
+        ``retry_after``, ``global: false``, X-RateLimit-* with ``X-RateLimit-Scope: user``).
+
+        Answers within the limit carry the limiter's real X-RateLimit-* headers, so discord.py
+        waits by itself once it has seen a bucket run out. 429s are counted in ``rate_limited``.
+        """
+        if limit < 1 or per_seconds <= 0:
+            raise StandInError("rate_limit() needs limit >= 1 and per_seconds > 0")
+        self.rest.rate_limits.append(RateLimit(re.compile(path_regex), limit, per_seconds))
+
     # -- waiting -------------------------------------------------------------------------------
 
     def notify(self) -> None:
@@ -636,7 +653,7 @@ class DiscordStandIn:
 
         ``channel`` is where the command is used (default ``guild.general``), unless the command
         has an option named "channel": then it is that option's value. ``in_channel`` always names
-        where the command is used.
+        where the command is used. For the bot's DM with a user, see :meth:`slash_in_dm`.
         """
         all_values = {**(options or {}), **values}
         command_obj, chain, leaf = find_command(self.registered_commands(guild), command)
@@ -655,6 +672,46 @@ class DiscordStandIn:
             source=None,
             until=until,
             timeout=timeout,
+        )
+
+    async def slash_in_dm(
+        self,
+        user: FakeUser | FakeMember,
+        command: str,
+        /,
+        *,
+        options: Mapping[str, Any] | None = None,
+        until: Until = "answered",
+        timeout: float = 5.0,  # noqa: ASYNC109
+        locale: str = "en-US",
+        **values: Any,
+    ) -> InteractionReply:
+        """Invoke a global ``/command [group] [sub]`` in the bot's DM with ``user`` (context 1).
+
+        Discord sends it without guild_id or member, with ``user`` and the DM channel (type 1); the
+        bot's replies land in ``dm_messages(user)``. Only global commands whose ``contexts``
+        include 1 (BOT_DM) qualify; with ``contexts`` null, the legacy ``dm_permission`` decides.
+        """
+        who = _user_of(user)
+        if who.bot:
+            raise StandInError(f"{who.username!r} is a bot: bots cannot use slash commands")
+        command_obj, chain, leaf = find_command(self.registered_commands(None), command)
+        contexts = command_obj.get("contexts")
+        dm_permission = command_obj.get("dm_permission")
+        if not (1 in contexts if contexts is not None else dm_permission is not False):
+            raise StandInError(
+                f"/{command_obj['name']} is not available in DMs "
+                f"(contexts={contexts}, dm_permission={dm_permission})"
+            )
+        channel = self.dm_channel(who)
+        resolver = self._resolver(None, channel)
+        leaf_options = build_options(leaf, {**(options or {}), **values}, resolver)
+        data = self._command_data(command_obj, nest_options(chain, leaf_options), resolver)
+        payload = self._interaction_payload(
+            kind=APPLICATION_COMMAND, data=data, who=who, channel=channel, locale=locale
+        )
+        return await self._run(
+            payload=payload, user=who, channel=channel, source=None, until=until, timeout=timeout
         )
 
     async def autocomplete(

@@ -28,6 +28,7 @@ ACTION_ROW = 1
 TEXT_INPUT = 4
 LABEL = 18
 TEXT_DISPLAY = 10
+DISCRIMINATORS = (["type"], ["entity_type"])  # of Discord's unions, as error paths
 
 
 @functools.cache
@@ -82,8 +83,9 @@ def validate_body(template: str, method: str, body: Any) -> list[FieldError]:
 def _leaf_errors(error: Any) -> list[Any]:
     """Descend into anyOf/oneOf failures through the branch whose ``type`` matches the body.
 
-    Discord's unions are discriminated by a ``type`` field (or by null vs object), so the branch
-    that does not complain about ``type`` is the one the body meant; its errors are the real ones.
+    Discord's unions are discriminated by a ``type`` field (``entity_type`` for scheduled events,
+    or null vs object), so the branch that does not complain about it is the one the body meant;
+    its errors are the real ones. A body without the discriminator gets "This field is required".
     """
     if error.validator not in ("anyOf", "oneOf") or not error.context:
         return [error]
@@ -93,7 +95,7 @@ def _leaf_errors(error: Any) -> list[Any]:
 
     def mismatched(errors: list[Any]) -> bool:
         return any(
-            (list(e.relative_path) == ["type"] and e.validator in ("enum", "const"))
+            (list(e.relative_path) in DISCRIMINATORS and e.validator in ("enum", "const"))
             or (e.validator == "type" and not e.relative_path)
             for e in errors
         )
@@ -101,7 +103,14 @@ def _leaf_errors(error: Any) -> list[Any]:
     candidates = [errors for errors in branches.values() if not mismatched(errors)]
     if len(candidates) == 1:
         return [leaf for sub in candidates[0] for leaf in _leaf_errors(sub)]
-    return [jsonschema.exceptions.best_match([error])]
+    missing = [
+        e
+        for e in error.context
+        if e.validator == "required"
+        and not e.relative_path
+        and any([key] in DISCRIMINATORS and key not in e.instance for key in e.validator_value)
+    ]
+    return missing[:1] or [jsonschema.exceptions.best_match([error])]
 
 
 def _describe(error: Any) -> tuple[str, str]:

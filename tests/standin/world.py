@@ -38,6 +38,9 @@ SUPPRESS_EMBEDS = 1 << 2
 SUPPRESS_NOTIFICATIONS = 1 << 12
 IS_COMPONENTS_V2 = 1 << 15
 
+# Guild scheduled event statuses.
+EVENT_SCHEDULED, EVENT_ACTIVE, EVENT_COMPLETED, EVENT_CANCELED = 1, 2, 3, 4
+
 
 class Hub(Protocol):
     """What world objects need from the stand-in."""
@@ -366,6 +369,8 @@ class FakeGuild:
         self.channels: list[FakeChannel] = []
         self.threads: list[FakeChannel] = []
         self.members: dict[int, FakeMember] = {}
+        # Scheduled events by id: full objects as Discord returns them (``user_count`` included).
+        self.scheduled_events: dict[int, JSON] = {}
         self.connected = False  # set once the bot has received this guild's GUILD_CREATE
         self.everyone = FakeRole(self, self.id, "@everyone", perms.EVERYONE_DEFAULT, position=0)
         self.roles.append(self.everyone)
@@ -398,6 +403,14 @@ class FakeGuild:
 
     def get_channel(self, channel_id: int) -> FakeChannel | None:
         return next((c for c in [*self.channels, *self.threads] if c.id == channel_id), None)
+
+    def upcoming_events(self) -> list[JSON]:
+        """Scheduled and active events: what Discord lists (finished ones drop out)."""
+        return [
+            event
+            for event in self.scheduled_events.values()
+            if event["status"] in (EVENT_SCHEDULED, EVENT_ACTIVE)
+        ]
 
     # -- building the world --------------------------------------------------------------------
 
@@ -575,7 +588,7 @@ class FakeGuild:
             "presences": [],
             "voice_states": [],
             "stage_instances": [],
-            "guild_scheduled_events": [],
+            "guild_scheduled_events": [event_payload(e) for e in self.upcoming_events()],
             "soundboard_sounds": [],
             "embedded_activities": [],
             "incidents_data": None,
@@ -598,6 +611,14 @@ class FakeGuild:
     def emit_channel(self, event: str, channel: FakeChannel) -> None:
         if self.connected:
             self.hub.emit(event, channel.payload(), perms.INTENT_GUILDS)
+
+
+def event_payload(event: JSON, *, with_user_count: bool = False) -> JSON:
+    """A stored scheduled event as Discord sends it: ``user_count`` only when asked for."""
+    data = copy.deepcopy(event)
+    if not with_user_count:
+        data.pop("user_count", None)
+    return data
 
 
 @dataclass(eq=False)
