@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -53,16 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
     command = args.command or "run"
     try:
-        if command == "run":
-            return asyncio.run(_run(settings, migrate=not getattr(args, "no_migrate", False)))
-        if command == "db":
-            return asyncio.run(_db(settings, args.db_command))
-        if command == "check":
-            return _check(settings)
-        return _invite_url(settings)
+        return _COMMANDS[command](settings, args)
     except StartupError as error:
         print(f"techmeet: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Ctrl-C before the bot was online (e.g. while waiting for the database).
+        print("techmeet: interrupted", file=sys.stderr)
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -178,7 +176,7 @@ def _check(settings: Settings) -> int:
     problems = 0 if settings.discord_token else 1
     rows = [
         ("DISCORD_TOKEN", "set" if settings.discord_token else "NOT SET (needed to run)"),
-        ("application id", str(settings.application_id or "unknown until login")),
+        ("application id", str(settings.invite_application_id or "unknown until login")),
         ("DEFAULT_TIMEZONE", settings.default_timezone),
         ("DEV_GUILD_ID", str(settings.dev_guild_id or "not set (commands are global)")),
         ("LOG_LEVEL", settings.log_level),
@@ -192,8 +190,8 @@ def _check(settings: Settings) -> int:
     else:
         rows.append(("database", asyncio.run(_database_state(settings))))
         problems += rows[-1][1].startswith("PROBLEM")
-    if settings.application_id:
-        rows.append(("invite link", invite_url(settings.application_id)))
+    if settings.invite_application_id:
+        rows.append(("invite link", invite_url(settings.invite_application_id)))
     print("Configuration is valid." if not problems else f"Found {problems} problem(s).")
     for name, value in rows:
         print(f"  {name + ':':<18} {value}")
@@ -215,14 +213,21 @@ async def _database_state(settings: Settings) -> str:
 def _invite_url(settings: Settings) -> int:
     from bot.invite import invite_url  # noqa: PLC0415
 
-    if settings.application_id is None:
+    if settings.invite_application_id is None:
         raise StartupError(
             "the application id is unknown: set DISCORD_TOKEN (it contains the id) or "
             "DISCORD_APPLICATION_ID (General Information page in the Developer Portal)."
         )
-    print(invite_url(settings.application_id))
+    print(invite_url(settings.invite_application_id))
     return 0
 
+
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "run": lambda s, a: asyncio.run(_run(s, migrate=not getattr(a, "no_migrate", False))),
+    "db": lambda s, a: asyncio.run(_db(s, a.db_command)),
+    "check": lambda s, a: _check(s),
+    "invite-url": lambda s, a: _invite_url(s),
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -17,10 +17,10 @@ from bot.scheduler import Dispatcher
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import MeetupService
 from bot.services.privacy import PrivacyService, personal_data_sources
-from db.engine import create_engine, create_sessions
+from db.engine import Sessions, create_engine, create_sessions
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from bot.config import Settings
 
@@ -56,7 +56,7 @@ class TechMeetTree(app_commands.CommandTree["TechMeetBot"]):
 
 class TechMeetBot(commands.Bot):
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: Sessions
     dispatcher: Dispatcher
     edits: Coalescer
     guild_settings: GuildSettingsService

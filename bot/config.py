@@ -59,8 +59,6 @@ class Settings:
         if token is not None:
             _check_token(token)
         application_id = _snowflake("DISCORD_APPLICATION_ID", get("DISCORD_APPLICATION_ID"))
-        if application_id is None and token is not None:
-            application_id = application_id_from_token(token)
         return cls(
             discord_token=token,
             database_url=database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
@@ -80,6 +78,14 @@ class Settings:
                 ("ws", "wss"),
             ),
         )
+
+    @property
+    def invite_application_id(self) -> int | None:
+        """For the invite link offline: the set id, or the bot's user id from the token
+        (the same as the application id for every application made since 2019)."""
+        if self.application_id is not None:
+            return self.application_id
+        return application_id_from_token(self.discord_token) if self.discord_token else None
 
     @property
     def database_display(self) -> str:
@@ -146,12 +152,16 @@ def database_url(value: str) -> str:
 
 
 def _timezone(value: str) -> str:
+    problem = ConfigError(
+        "DEFAULT_TIMEZONE", f"{value!r} is not an IANA timezone name such as Europe/London"
+    )
+    # Names some systems have that are not places (the host's own zone, placeholders).
+    if value.casefold() in ("localtime", "factory", "posixrules"):
+        raise problem
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            "DEFAULT_TIMEZONE", f"{value!r} is not an IANA timezone name such as Europe/London"
-        ) from None
+        raise problem from None
     return value
 
 

@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import discord
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from db.engine import Sessions
 from db.repositories import jobs
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ FailureReporter = Callable[[Job, str], Awaitable[None]]
 class Dispatcher:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         *,
         clock: Clock,
         scheduler: AsyncIOScheduler | None = None,

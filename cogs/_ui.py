@@ -100,13 +100,16 @@ async def handle_error(interaction: Interaction, error: BaseException) -> None:
         exc_info=error,
     )
     log_outcome(interaction, f"error:{type(error).__name__}")
-    told = await _tell_organisers(interaction, reference)
-    who = "The organisers have been told" if told else "It has been logged"
+    # Answer first: Discord gives 3 s, and the report below may wait on what just failed.
+    has_channel = await _organisers_channel(interaction) is not None
+    who = "The organisers will be told" if has_channel else "It has been logged"
     await _safe_reply(
         interaction,
         f"Sorry, something went wrong on my side. {who} (reference `{reference}`). "
         "Nothing was changed; please try again in a moment.",
     )
+    if has_channel:
+        await _tell_organisers(interaction, reference)
 
 
 async def _safe_reply(interaction: Interaction, content: str) -> None:
@@ -116,33 +119,36 @@ async def _safe_reply(interaction: Interaction, content: str) -> None:
         log.warning("could not send an error reply for %s", interaction_name(interaction))
 
 
-async def _tell_organisers(interaction: Interaction, reference: str) -> bool:
-    guild_id = interaction.guild_id
-    if guild_id is None:
-        return False
-    bot = interaction.client
+async def _organisers_channel(interaction: Interaction) -> int | None:
+    if interaction.guild_id is None:
+        return None
     try:
-        settings = await bot.guild_settings.get(guild_id)
+        # Cached: normally no database round trip, so the reply above is not held up.
+        settings = await interaction.client.guild_settings.get(interaction.guild_id)
     except Exception:  # the database may be what failed
         log.exception("could not read settings to report an error")
-        return False
-    channel_id = settings.channel(ChannelPurpose.ORGANISERS)
-    if channel_id is None:
-        return False
+        return None
+    return settings.channel(ChannelPurpose.ORGANISERS)
+
+
+async def _tell_organisers(interaction: Interaction, reference: str) -> None:
+    guild_id = interaction.guild_id
+    channel_id = await _organisers_channel(interaction)
+    if guild_id is None or channel_id is None:
+        return
     now = time.monotonic()
     if now - _last_report.get(guild_id, -REPORT_INTERVAL_SECONDS) < REPORT_INTERVAL_SECONDS:
-        return True  # reported a moment ago; don't flood the channel
-    _last_report[guild_id] = now
+        return  # reported a moment ago; don't flood the channel
     try:
-        await bot.get_partial_messageable(channel_id).send(
+        await interaction.client.get_partial_messageable(channel_id).send(
             f"Something went wrong when <@{interaction.user.id}> used "
             f"{interaction_name(interaction)} (reference `{reference}`). "
             "The bot's log has the details."
         )
     except discord.HTTPException:
         log.warning("could not report an error to the organisers channel %s", channel_id)
-        return False
-    return True
+        return
+    _last_report[guild_id] = now
 
 
 class ReportsErrors:

@@ -51,7 +51,7 @@ class SetupCog(commands.Cog):
 
     @setup.command(name="show", description="Show the bot's settings for this server.")
     async def show(self, interaction: Interaction) -> None:
-        settings = await self.bot.guild_settings.get(actor(interaction).guild_id)
+        settings = await self.bot.guild_settings.show(actor(interaction))
         await reply(interaction, embed=settings_embed(settings))
 
     @setup.command(name="channel", description="Choose the channel the bot uses for one purpose.")

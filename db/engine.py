@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sqlalchemy import event
@@ -14,13 +15,15 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Execution option naming how a SQLite transaction begins (IMMEDIATE unless it only reads).
+SQLITE_BEGIN = "sqlite_begin"
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the engine for DATABASE_URL.
 
     SQLite: WAL so readers never block the writer, a busy timeout so a second writer waits
-    instead of failing, foreign keys on, and every transaction begins IMMEDIATE: a writer
+    instead of failing, foreign keys on, and write transactions begin IMMEDIATE: a writer
     takes the write lock up front instead of failing to upgrade a read lock half-way.
     """
     if make_url(url).get_backend_name() != "sqlite":
@@ -43,11 +46,33 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
 
-def create_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    # expire_on_commit=False: services return plain data after commit, never lazy-loading rows.
-    return async_sessionmaker(engine, expire_on_commit=False)
+class Sessions:
+    """Session factory: `sessions()` for reading, `sessions.begin()` for a write transaction.
+
+    On SQLite a reader begins DEFERRED (it never blocks the writer or other readers, thanks
+    to WAL) and a writer begins IMMEDIATE; PostgreSQL treats both alike. A read session
+    must not write: on SQLite its lock upgrade could fail instead of waiting.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        # expire_on_commit=False: services return plain data after commit, never lazy loads.
+        self._write = async_sessionmaker(engine, expire_on_commit=False)
+        self._read = async_sessionmaker(
+            engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"}), expire_on_commit=False
+        )
+
+    def __call__(self) -> AsyncSession:
+        return self._read()
+
+    def begin(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self._write.begin()
+
+
+def create_sessions(engine: AsyncEngine) -> Sessions:
+    return Sessions(engine)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x7EC4_3EE7  # any fixed number; names the migration lock
 
 
 def alembic_config() -> Config:
@@ -38,6 +39,10 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
             config = alembic_config()
             config.attributes["connection"] = connection
             with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    # Two bot processes starting together: the second waits, then finds
+                    # nothing left to do, instead of failing on "already exists".
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                 command.upgrade(config, revision)
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()

@@ -11,9 +11,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import create_engine, create_sessions
+from db.engine import Sessions, create_engine, create_sessions
 from db.migrate import upgrade
 
 TEST_POSTGRES_URL = os.environ.get(
@@ -98,5 +98,5 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def sessions(engine: AsyncEngine) -> Sessions:
     return create_sessions(engine)

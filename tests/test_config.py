@@ -30,11 +30,16 @@ def test_defaults() -> None:
 def test_application_id_comes_from_the_token() -> None:
     """The token's first part is the bot's id; an explicit id wins."""
     assert application_id_from_token(token_for(APP_ID)) == APP_ID
-    assert Settings.from_env({"DISCORD_TOKEN": token_for(APP_ID)}).application_id == APP_ID
+    from_token = Settings.from_env({"DISCORD_TOKEN": token_for(APP_ID)})
+    assert from_token.invite_application_id == APP_ID
+    # Only an explicit id is handed to discord.py: otherwise Discord's own answer at login
+    # wins (older applications have an id different from their bot's user id).
+    assert from_token.application_id is None
     explicit = Settings.from_env(
         {"DISCORD_TOKEN": token_for(APP_ID), "DISCORD_APPLICATION_ID": "42"}
     )
     assert explicit.application_id == 42
+    assert explicit.invite_application_id == 42
 
 
 def test_token_never_shown() -> None:

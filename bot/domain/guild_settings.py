@@ -185,10 +185,18 @@ def region_choices(regions: tuple[str, ...]) -> tuple[str, ...]:
 # --- timezones ----------------------------------------------------------------------------
 
 
+# Present in some system databases but not places: the host's own zone, and placeholders.
+_NOT_PLACES = {"localtime", "factory", "posixrules"}
+
+
 @cache
 def _timezones() -> dict[str, str]:
     """Case-folded name -> canonical IANA name."""
-    return {name.casefold(): name for name in sorted(available_timezones())}
+    return {
+        name.casefold(): name
+        for name in sorted(available_timezones())
+        if name.casefold() not in _NOT_PLACES and not name.startswith(("posix/", "right/"))
+    }
 
 
 def resolve_timezone(text: str) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, utcnow
 from bot.domain.guild_settings import (
@@ -22,6 +22,7 @@ from bot.domain.guild_settings import (
 )
 from bot.domain.members import Actor
 from bot.errors import BadInput, NotAllowed
+from db.engine import Sessions
 from db.models import GuildChannel, GuildSettings
 from db.repositories import guild_settings as repositories
 
@@ -60,7 +61,7 @@ def require_manager(actor: Actor) -> None:
 class GuildSettingsService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         *,
         default_timezone: str,
         clock: Clock = utcnow,
@@ -81,6 +82,11 @@ class GuildSettingsService:
             view = await self._view(session, guild_id)
         self._cache[guild_id] = (now, view)
         return view
+
+    async def show(self, actor: Actor) -> GuildSettingsView:
+        """The settings, for managers: they name roles and channels members may not see."""
+        require_manager(actor)
+        return await self.get(actor.guild_id)
 
     def forget(self) -> None:
         """Drop cached settings, e.g. after rows changed outside this service."""

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, utcnow
 from bot.domain.guild_settings import ChannelPurpose, parse_offsets, region_choices
@@ -36,6 +36,7 @@ from bot.domain.members import Actor
 from bot.domain.when import parse_date, parse_when
 from bot.errors import BadInput, Conflict, NotAllowed, NotFound
 from bot.services.guild_settings import GuildSettingsService, GuildSettingsView
+from db.engine import Sessions
 from db.models import Meetup, MeetupFeedback, MeetupSeries, MemberPreference, Rsvp, ScheduledJob
 from db.repositories import guild_settings as settings_repo
 from db.repositories import jobs as jobs_repo
@@ -203,7 +204,7 @@ class MeetupStats:
 class MeetupService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         settings: GuildSettingsService,
         *,
         clock: Clock = utcnow,

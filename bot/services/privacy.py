@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, utcnow
 from bot.services.guild_settings import GuildSettingsPersonalData, GuildSettingsService
 from bot.services.meetups import MeetupPersonalData
+from db.engine import Sessions
 
 
 class PersonalDataSource(Protocol):
@@ -38,7 +39,7 @@ class ErasureReport:
 class PrivacyService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         sources: Sequence[PersonalDataSource],
         *,
         clock: Clock = utcnow,
@@ -48,7 +49,7 @@ class PrivacyService:
         self._clock = clock
 
     async def export(self, user_id: int) -> dict[str, Any]:
-        """Everything stored about the member, as JSON-ready data, read in one snapshot."""
+        """Everything stored about the member, as JSON-ready data."""
         async with self._sessions.begin() as session:
             data = {source.name: await source.export(session, user_id) for source in self._sources}
         return {

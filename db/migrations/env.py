@@ -14,7 +14,6 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import db.models  # noqa: F401  (registers every table on Base.metadata)
-from bot.config import DEFAULT_DATABASE_URL, database_url
 from db.base import Base
 from db.engine import create_engine
 
@@ -34,7 +33,9 @@ def run_with_connection(connection: Connection) -> None:
 
 
 async def run_from_url() -> None:
-    engine = create_engine(database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL))
+    # The same default as the bot; the URL must name an async driver (sqlite+aiosqlite://
+    # or postgresql+asyncpg://), as .env.example shows.
+    engine = create_engine(os.environ.get("DATABASE_URL") or "sqlite+aiosqlite:///techmeet.db")
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_with_connection)

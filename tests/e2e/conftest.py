@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -72,9 +71,14 @@ async def bots(standin: DiscordStandIn, tmp_path: Path) -> AsyncIterator[tuple[S
         await asyncio.wait_for(task, 10)
 
     yield start, stop
+    crashes: list[BaseException] = []
     for bot in list(running):
-        with contextlib.suppress(Exception):
+        try:
             await stop(bot)
+        except Exception as error:  # stop the others first, then report
+            crashes.append(error)
+    if crashes:
+        raise crashes[0]
     assert standin.problems == [], "the stand-in saw requests Discord would refuse"
 
 

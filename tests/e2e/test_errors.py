@@ -39,7 +39,7 @@ async def test_unexpected_error_is_reported_without_internals(
     reply = await standin.slash(guild, member, "explode")
     assert reply.ephemeral
     assert "something went wrong" in reply.content
-    assert "organisers have been told" in reply.content
+    assert "organisers will be told" in reply.content
     assert "hunter2" not in reply.content
     reference = reply.content.split("reference `")[1].split("`")[0]
 

@@ -91,6 +91,7 @@ async def test_organisers_channel_needs_no_threads(
 @pytest.mark.parametrize(
     ("command", "options"),
     [
+        ("setup show", {}),
         ("setup channel", {"purpose": "talks", "channel": "general"}),
         ("setup organiser-role", {"role": "role"}),
         ("setup ping-role", {"role": "role"}),

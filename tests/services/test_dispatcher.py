@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import discord
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.scheduler import LEASE, MAX_ATTEMPTS, Dispatcher, Job, Outcome, classify
+from db.engine import Sessions
 from db.models import ScheduledJob
 from db.repositories import jobs
 from tests.clock import FakeClock
@@ -24,9 +24,7 @@ def http_error(kind: type[discord.HTTPException], status: int, text: str) -> dis
     return kind(response, {"code": 0, "message": text})
 
 
-async def add_jobs(
-    sessions: async_sessionmaker[AsyncSession], count: int, *, due: datetime
-) -> list[int]:
+async def add_jobs(sessions: Sessions, count: int, *, due: datetime) -> list[int]:
     async with sessions.begin() as session:
         rows = [
             await jobs.schedule(session, guild_id=1, kind="test", subject_id=i, due_at=due)
@@ -35,12 +33,12 @@ async def add_jobs(
         return [row.id for row in rows]
 
 
-async def states(sessions: async_sessionmaker[AsyncSession]) -> dict[int, ScheduledJob]:
+async def states(sessions: Sessions) -> dict[int, ScheduledJob]:
     async with sessions() as session:
         return {row.id: row for row in await session.scalars(select(ScheduledJob))}
 
 
-async def test_concurrent_claims_never_overlap(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_concurrent_claims_never_overlap(sessions: Sessions) -> None:
     """Three dispatchers claiming at once share the due jobs: each claimed exactly once."""
     ids = await add_jobs(sessions, 120, due=NOW - timedelta(seconds=1))
     clock = FakeClock(NOW)
@@ -52,13 +50,13 @@ async def test_concurrent_claims_never_overlap(sessions: async_sessionmaker[Asyn
     assert owners <= {d.owner for d in dispatchers}
 
 
-async def test_future_jobs_are_not_claimed(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_future_jobs_are_not_claimed(sessions: Sessions) -> None:
     """Only jobs whose time has come are claimed."""
     await add_jobs(sessions, 2, due=NOW + timedelta(seconds=1))
     assert await Dispatcher(sessions, clock=FakeClock(NOW))._claim() == []
 
 
-async def test_outcomes_are_recorded(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_outcomes_are_recorded(sessions: Sessions) -> None:
     """A handler's outcome (done with a message id, skipped with why) lands on the row."""
     [done_id, skipped_id] = await add_jobs(sessions, 2, due=NOW)
     dispatcher = Dispatcher(sessions, clock=FakeClock(NOW))
@@ -74,7 +72,7 @@ async def test_outcomes_are_recorded(sessions: async_sessionmaker[AsyncSession])
     assert rows[done_id].lease_owner is None
 
 
-async def test_final_failures_are_reported(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_final_failures_are_reported(sessions: Sessions) -> None:
     """A deleted channel fails the job for good and organisers are told why."""
     [job_id] = await add_jobs(sessions, 1, due=NOW)
     dispatcher = Dispatcher(sessions, clock=FakeClock(NOW))
@@ -96,7 +94,7 @@ async def test_final_failures_are_reported(sessions: async_sessionmaker[AsyncSes
 
 
 async def test_server_errors_are_retried_then_given_up(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
 ) -> None:
     """5xx answers are retried later with the same revision (same nonce), a few times."""
     [job_id] = await add_jobs(sessions, 1, due=NOW)
@@ -122,7 +120,7 @@ async def test_server_errors_are_retried_then_given_up(
     assert len(set(nonces)) == 1
 
 
-async def test_an_expired_lease_is_taken_over(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_an_expired_lease_is_taken_over(sessions: Sessions) -> None:
     """A process that claimed and died loses the job when its lease runs out."""
     [job_id] = await add_jobs(sessions, 1, due=NOW)
     clock = FakeClock(NOW)
@@ -145,7 +143,7 @@ async def test_an_expired_lease_is_taken_over(sessions: async_sessionmaker[Async
     assert late is False  # the dead process's late answer is ignored
 
 
-async def test_rearming_while_running_wins(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_rearming_while_running_wins(sessions: Sessions) -> None:
     """An edit re-arms a job mid-flight: the old run's outcome does not overwrite it."""
     [job_id] = await add_jobs(sessions, 1, due=NOW)
     dispatcher = Dispatcher(sessions, clock=FakeClock(NOW))

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.guild_settings import DEFAULT_REGIONS, DEFAULT_REMINDER_OFFSETS, ChannelPurpose
 from bot.domain.members import Actor
 from bot.errors import BadInput, NotAllowed
 from bot.services.guild_settings import GuildSettingsService
+from db.engine import Sessions
 from db.models import GuildChannel, GuildSettings
 
 GUILD = 900_000_000_000_000_001
@@ -33,11 +33,11 @@ ALL_POSTING = frozenset(
 
 
 @pytest.fixture
-def service(sessions: async_sessionmaker[AsyncSession]) -> GuildSettingsService:
+def service(sessions: Sessions) -> GuildSettingsService:
     return GuildSettingsService(sessions, default_timezone="Europe/London", clock=lambda: NOW)
 
 
-async def count_rows(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+async def count_rows(sessions: Sessions) -> tuple[int, int]:
     async with sessions() as session:
         settings = await session.scalar(select(func.count()).select_from(GuildSettings))
         channels = await session.scalar(select(func.count()).select_from(GuildChannel))
@@ -90,7 +90,7 @@ async def test_channel_can_be_moved_and_ping_role_cleared(service: GuildSettings
 
 @pytest.mark.parametrize("who", [ORGANISER, MEMBER])
 async def test_only_managers_change_settings(
-    service: GuildSettingsService, sessions: async_sessionmaker[AsyncSession], who: Actor
+    service: GuildSettingsService, sessions: Sessions, who: Actor
 ) -> None:
     """Organisers and members are refused every change, and nothing is written."""
     attempts = [
@@ -127,7 +127,7 @@ async def test_only_managers_change_settings(
     ],
 )
 async def test_bad_values_change_nothing(
-    service: GuildSettingsService, sessions: async_sessionmaker[AsyncSession], change, message
+    service: GuildSettingsService, sessions: Sessions, change, message
 ) -> None:
     """Bad input is refused with what to do instead, and nothing is stored."""
     await service.set_timezone(MANAGER, "Europe/Dublin")
@@ -138,7 +138,7 @@ async def test_bad_values_change_nothing(
 
 
 async def test_first_settings_written_concurrently(
-    service: GuildSettingsService, sessions: async_sessionmaker[AsyncSession]
+    service: GuildSettingsService, sessions: Sessions
 ) -> None:
     """Many managers configuring a new guild at once create exactly one settings row."""
     managers = [Actor(GUILD, 100 + i, manage_guild=True) for i in range(12)]

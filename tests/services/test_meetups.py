@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.guild_settings import ChannelPurpose
 from bot.domain.meetups import Repeat, RsvpStatus
@@ -15,6 +14,7 @@ from bot.domain.members import Actor
 from bot.errors import BadInput, Conflict, NotAllowed, NotFound
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import FOLLOW_UP, REMINDER, SERIES_NEXT, MeetupDraft, MeetupService
+from db.engine import Sessions
 from db.models import Meetup, Rsvp, ScheduledJob
 from tests.clock import FakeClock
 
@@ -42,7 +42,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def service(sessions: async_sessionmaker[AsyncSession], clock: FakeClock) -> MeetupService:
+async def service(sessions: Sessions, clock: FakeClock) -> MeetupService:
     settings = GuildSettingsService(sessions, default_timezone="Europe/London", clock=clock)
     await settings.set_channel(
         MANAGER, ChannelPurpose.ANNOUNCEMENTS, ANNOUNCEMENTS, bot_permissions=ALL
@@ -56,7 +56,7 @@ def draft(**changes: object) -> MeetupDraft:
     return MeetupDraft(**values)  # type: ignore[arg-type]
 
 
-async def jobs_of(sessions: async_sessionmaker[AsyncSession], meetup_id: int) -> list[ScheduledJob]:
+async def jobs_of(sessions: Sessions, meetup_id: int) -> list[ScheduledJob]:
     async with sessions() as session:
         result = await session.scalars(
             select(ScheduledJob)
@@ -66,13 +66,13 @@ async def jobs_of(sessions: async_sessionmaker[AsyncSession], meetup_id: int) ->
         return list(result)
 
 
-async def count(sessions: async_sessionmaker[AsyncSession], model: type) -> int:
+async def count(sessions: Sessions, model: type) -> int:
     async with sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def test_create_numbers_meetups_and_plans_jobs(
-    service: MeetupService, sessions: async_sessionmaker[AsyncSession]
+    service: MeetupService, sessions: Sessions
 ) -> None:
     """Meetups are numbered per guild; reminders, follow-up (and series) jobs are planned."""
     first = await service.create(ORGANISER, draft(reminders="1w,1d,1h"))
@@ -105,7 +105,7 @@ async def test_create_numbers_meetups_and_plans_jobs(
     ],
 )
 async def test_create_refuses_bad_input(
-    service: MeetupService, sessions: async_sessionmaker[AsyncSession], changes, message
+    service: MeetupService, sessions: Sessions, changes, message
 ) -> None:
     """Each bad value is refused with what to do instead, and nothing is stored."""
     with pytest.raises(BadInput, match=message):
@@ -114,18 +114,14 @@ async def test_create_refuses_bad_input(
     assert await count(sessions, ScheduledJob) == 0
 
 
-async def test_only_organisers_create(
-    service: MeetupService, sessions: async_sessionmaker[AsyncSession]
-) -> None:
+async def test_only_organisers_create(service: MeetupService, sessions: Sessions) -> None:
     """A plain member is refused; the organiser role counts once it is set."""
     with pytest.raises(NotAllowed, match="organisers"):
         await service.create(MEMBER, draft())
     assert await count(sessions, Meetup) == 0
 
 
-async def test_create_needs_an_announcements_channel(
-    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
-) -> None:
+async def test_create_needs_an_announcements_channel(sessions: Sessions, clock: FakeClock) -> None:
     """Without an announcements channel the organiser is told to run /setup channel."""
     bare = MeetupService(
         sessions, GuildSettingsService(sessions, default_timezone="Europe/London"), clock=clock
@@ -135,7 +131,7 @@ async def test_create_needs_an_announcements_channel(
 
 
 async def test_fifty_concurrent_going_clicks_on_ten_places(
-    service: MeetupService, sessions: async_sessionmaker[AsyncSession]
+    service: MeetupService, sessions: Sessions
 ) -> None:
     """50 members clicking Going at once: exactly 10 going, 40 waitlisted in commit order."""
     meetup = (await service.create(ORGANISER, draft(capacity=10))).meetup
@@ -199,7 +195,7 @@ async def test_capacity_changes(service: MeetupService) -> None:
 
 
 async def test_edit_time_rearms_every_future_reminder(
-    service: MeetupService, sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+    service: MeetupService, sessions: Sessions, clock: FakeClock
 ) -> None:
     """A new time re-arms each offset still ahead, even one already sent for the old time."""
     meetup = (await service.create(ORGANISER, draft(reminders="1d,1h"))).meetup
@@ -223,9 +219,7 @@ async def test_edit_time_rearms_every_future_reminder(
     assert jobs[(FOLLOW_UP, None)].due_at == datetime(2026, 12, 5, 21, 0, tzinfo=UTC)
 
 
-async def test_cancel_stops_jobs_and_rsvps(
-    service: MeetupService, sessions: async_sessionmaker[AsyncSession]
-) -> None:
+async def test_cancel_stops_jobs_and_rsvps(service: MeetupService, sessions: Sessions) -> None:
     """Cancelling cancels pending jobs, names who to tell, and closes RSVPs."""
     meetup = (await service.create(ORGANISER, draft())).meetup
     await service.rsvp(GUILD, 40, meetup.id, RsvpStatus.GOING)
@@ -267,7 +261,7 @@ async def test_member_leaving_frees_their_place(service: MeetupService) -> None:
 
 
 async def test_series_creates_its_next_occurrence_once(
-    service: MeetupService, sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+    service: MeetupService, sessions: Sessions, clock: FakeClock
 ) -> None:
     """When an occurrence starts the next one is created, once, at the same local time."""
     first = (

@@ -9,10 +9,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.base import Base
-from db.engine import create_engine
+from db.engine import Sessions, create_engine
 from db.migrate import current_revision, head_revision, upgrade
 from db.models import GuildSettings
 
@@ -50,7 +50,7 @@ async def test_upgrade_refuses_a_broken_database(sqlite_url: str) -> None:
         await engine.dispose()
 
 
-async def test_datetimes_come_back_aware_utc(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_datetimes_come_back_aware_utc(sessions: Sessions) -> None:
     """An aware time in any zone is stored as UTC and read back aware."""
     paris = timezone(timedelta(hours=1))
     async with sessions.begin() as session:
@@ -64,7 +64,7 @@ async def test_datetimes_come_back_aware_utc(sessions: async_sessionmaker[AsyncS
     assert stored.utcoffset() == timedelta(0)
 
 
-async def test_naive_datetimes_are_refused(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_naive_datetimes_are_refused(sessions: Sessions) -> None:
     """A naive datetime is a bug: its meaning depends on the machine's clock settings."""
     with pytest.raises(Exception, match="naive datetime"):
         async with sessions.begin() as session:
