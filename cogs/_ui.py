@@ -184,7 +184,8 @@ def inert(text: str) -> str:
     text = text.translate(_BIDI_CONTROLS)
     text = discord.utils.escape_markdown(text, ignore_links=False)
     text = discord.utils.escape_mentions(text)
-    return text.replace("<", "<\u200b")
+    # Belt and braces against masked links: a zero-width space between ] and (.
+    return text.replace("<", "<\u200b").replace("](", "]\u200b(")
 
 
 def cut(text: str, limit: int) -> str:

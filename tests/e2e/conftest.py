@@ -10,6 +10,7 @@ import discord
 import pytest
 
 from bot.client import TechMeetBot
+from bot.clock import Clock, utcnow
 from bot.config import Settings
 from db.engine import create_engine
 from db.migrate import upgrade
@@ -48,12 +49,14 @@ async def bots(standin: DiscordStandIn, tmp_path: Path) -> AsyncIterator[tuple[S
     running: dict[TechMeetBot, asyncio.Task[None]] = {}
     default_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
 
-    async def start(database_url: str = default_url, **env: str) -> TechMeetBot:
+    async def start(
+        database_url: str = default_url, clock: Clock = utcnow, **env: str
+    ) -> TechMeetBot:
         settings = bot_settings(standin, database_url, **env)
         engine = create_engine(settings.database_url)
         await upgrade(engine)
         await engine.dispose()
-        bot = TechMeetBot(settings, guild_ready_timeout=0.05)
+        bot = TechMeetBot(settings, clock=clock, guild_ready_timeout=0.05)
         task = asyncio.create_task(bot.start(standin.token))
         running[bot] = task
         ready = asyncio.create_task(bot.wait_until_ready())

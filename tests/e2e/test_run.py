@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,44 @@ async def test_members_intent_not_enabled_says_which_toggle(
     assert bot.process.returncode == 1
     assert "SERVER MEMBERS INTENT" in stderr.decode()
     assert "Traceback" not in stderr.decode(), stderr.decode()
+
+
+async def test_killed_just_before_a_reminder_it_is_posted_once(
+    standin: DiscordStandIn, run_bot
+) -> None:
+    """SIGKILL a second before a reminder is due, start again: the reminder appears once."""
+    guild = standin.add_guild("FE Technicians")
+    manager = guild.add_member("Mia Manager", permissions=MANAGE_GUILD)
+    announcements = guild.add_text_channel("announcements")
+    first = await run_bot()
+    await standin.wait_for_gateway_idle(timeout=60)
+    await standin.slash(
+        guild, manager, "setup channel", purpose="announcements", channel=announcements
+    )
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5, seconds=6)
+    reply = await standin.slash(
+        guild,
+        manager,
+        "techmeet create",
+        title="Backup strategies",
+        when=starts.isoformat(),
+        reminders="5m",
+    )
+    assert "Scheduled" in reply.content, reply.content
+    due = starts - timedelta(minutes=5)
+    await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 1.5))
+    first.process.kill()
+    await first.process.wait()
+    assert not [m for m in standin.messages(announcements) if m.content.startswith("Reminder")]
+
+    second = await run_bot()
+    reminder = await standin.wait_for_message(
+        announcements, lambda m: m.content.startswith("Reminder"), timeout=60
+    )
+    assert "TechMeet #1" in reminder.content
+    await asyncio.sleep(3)  # any duplicate would have arrived by now
+    assert (
+        len([m for m in standin.messages(announcements) if m.content.startswith("Reminder")]) == 1
+    )
+    code, stderr = await second.stop()
+    assert code == 0, stderr

@@ -608,6 +608,12 @@ class FakeGuild:
             data = member.payload() | {"guild_id": str(self.id)}
             self.hub.emit(event, data, perms.INTENT_GUILD_MEMBERS)
 
+    def delete_channel(self, channel: FakeChannel) -> None:
+        """Delete a channel (and its threads); dispatches CHANNEL_DELETE."""
+        self.channels.remove(channel)
+        self.threads = [t for t in self.threads if t.parent is not channel]
+        self.emit_channel("CHANNEL_DELETE", channel)
+
     def emit_channel(self, event: str, channel: FakeChannel) -> None:
         if self.connected:
             self.hub.emit(event, channel.payload(), perms.INTENT_GUILDS)
