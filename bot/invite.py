@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import discord
 
-from bot.domain.guild_settings import REQUIRED_PERMISSIONS
+from bot.domain.guild_settings import REQUIRED_PERMISSIONS, SERVER_PERMISSIONS
 
 
 def bot_permissions() -> discord.Permissions:
-    """Everything some channel purpose needs; nothing more."""
+    """Everything some channel purpose needs, plus the server-wide ones; nothing more."""
     needed = {name for names in REQUIRED_PERMISSIONS.values() for name in names}
-    return discord.Permissions(**dict.fromkeys(needed, True))
+    return discord.Permissions(**dict.fromkeys(needed | set(SERVER_PERMISSIONS), True))
 
 
 def invite_url(application_id: int) -> str:

@@ -39,6 +39,7 @@ PERMISSION_LABELS = {
     "send_messages_in_threads": "Send Messages in Threads",
     "manage_threads": "Manage Threads",
     "mention_everyone": "Mention @everyone, @here, and All Roles",
+    "create_events": "Create Events",
 }
 
 _POSTING = ("view_channel", "send_messages", "embed_links", "read_message_history")
@@ -53,6 +54,11 @@ REQUIRED_PERMISSIONS: dict[ChannelPurpose, tuple[str, ...]] = {
     ChannelPurpose.PAIRING: (*_POSTING, *_THREADS),
     ChannelPurpose.ORGANISERS: _POSTING,
 }
+
+
+# Server-wide: mirroring meetups as Discord Scheduled Events. "Create Events" lets the bot
+# create events and manage its own; the meetups work without it.
+SERVER_PERMISSIONS = ("create_events",)
 
 
 def missing_permissions(purpose: ChannelPurpose, granted: frozenset[str]) -> list[str]:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import discord
-from bot.domain.when import preview_when
 from discord import app_commands
 from discord.ext import commands
 from discord.utils import format_dt
 
 from bot.domain.guild_settings import format_offsets, region_choices
 from bot.domain.meetups import Repeat, RsvpStatus
+from bot.domain.when import preview_when
 from bot.errors import BadInput, NotFound
 from bot.services.meetups import Attendee, MeetupDraft, MeetupView
 from cogs._ui import actor, cut, handle_error, inert, ping_only, reply
@@ -214,7 +215,9 @@ class MeetupsCog(commands.Cog):
             view=announcement_view(meetup.id, status=meetup.status),
             allowed_mentions=ping_only(ping),
             # A series' next announcement, re-posted after a crash, must not appear twice.
-            nonce=nonce or discord.utils.MISSING,
+            # Otherwise a random nonce, as discord.py would pick (never discord's MISSING:
+            # it would be sent as the text "..." and make announcements collide).
+            nonce=nonce if nonce is not None else secrets.randbits(64),
         )
         thread_id = None
         try:

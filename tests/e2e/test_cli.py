@@ -40,6 +40,7 @@ def test_invite_url_asks_for_exactly_the_needed_permissions(tmp_path: Path) -> N
         read_message_history=True,
         create_public_threads=True,
         send_messages_in_threads=True,
+        create_events=True,
     )
     assert not granted.administrator
 

@@ -11,8 +11,9 @@ import discord
 import pytest
 
 from bot.client import TechMeetBot
+from bot.domain.meetups import RsvpStatus
 from tests.clock import FakeClock
-from tests.e2e.conftest import MANAGE_EVENTS, StartBot, StopBot
+from tests.e2e.conftest import MANAGE_EVENTS, MANAGE_GUILD, StartBot, StopBot
 from tests.standin import DiscordStandIn, FakeChannel, FakeGuild, FakeMember, FakeMessage
 from tests.standin.permissions import BOT_DEFAULT
 
@@ -545,3 +546,116 @@ async def test_remind_me_sends_reminders_by_dm_too(
         announcements, lambda m: m.content.startswith("Reminder")
     )
     assert channel_post.nonce == dm.nonce
+
+
+async def test_autocomplete_shows_meetups_and_how_when_was_read(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """`meetup` choices read '#1 · Thu 3 Dec 18:00 · title'; `when` shows its reading."""
+    await create(standin, guild, organiser, when="2027-12-02 18:00", title="x" * 100)
+    choices = await standin.autocomplete(
+        guild, organiser, "techmeet info", focused="meetup", meetup=""
+    )
+    assert choices.choices is not None
+    [choice] = choices.choices
+    assert choice["value"] == 1
+    assert choice["name"].startswith("#1 · Thu 2 Dec 18:00 · xxx")
+    assert len(choice["name"]) == 100
+    preview = await standin.autocomplete(
+        guild, organiser, "techmeet create", focused="when", title="t", when="2027-06-03 18:00"
+    )
+    assert preview.choices is not None
+    [reading] = preview.choices
+    assert reading["name"].startswith("Thu 3 Jun 2027, 18:00 BST")
+    assert reading["value"] == "2027-06-03 18:00"
+
+
+async def test_list_filters_by_region(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    member: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """Members see what is coming up, soonest first, optionally in one region."""
+    await create(
+        standin, guild, organiser, title="Wales meetup", region="Wales", when=iso_in(days=9)
+    )
+    await create(
+        standin, guild, organiser, title="London meetup", region="London", when=iso_in(days=4)
+    )
+    everything = await standin.slash(guild, member, "techmeet list")
+    text = everything.embeds[0]["description"]
+    assert text.index("London meetup") < text.index("Wales meetup")
+    wales = await standin.slash(guild, member, "techmeet list", region="wales")
+    assert "Wales meetup" in wales.embeds[0]["description"]
+    assert "London meetup" not in wales.embeds[0]["description"]
+
+
+async def test_member_leaving_hands_their_place_on(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """When a Going member leaves the server, the first on the waitlist gets the place; with
+    DMs closed they are told in the meetup's thread instead."""
+    message = await create(standin, guild, organiser, capacity=1)
+    leaver, waiting = guild.add_member("Leaver"), guild.add_member("Waiting")
+    standin.close_dms(waiting)
+    await standin.wait_for_gateway_idle()
+    await standin.click(message, f"rsvp:{_meetup_id(message)}:going", leaver)
+    await standin.click(message, f"rsvp:{_meetup_id(message)}:going", waiting)
+    guild.remove_member(leaver)
+    assert message.thread is not None
+    told = await standin.wait_for_message(
+        message.thread, lambda m: "A place came free" in m.content
+    )
+    assert told.content.startswith(f"<@{waiting.id}>")
+    assert told.allowed_mentions is not None
+    assert told.allowed_mentions.get("users") in ([waiting.id], [str(waiting.id)])
+    lists = await bot.meetups.rsvp_lists(_meetup_id(message))
+    assert lists[RsvpStatus.GOING] == [waiting.id]
+
+
+async def test_without_create_events_no_discord_event(
+    standin: DiscordStandIn, manager: FakeMember, bots: tuple[StartBot, StopBot]
+) -> None:
+    """Without Create Events the meetup still works; the organiser is told how to mirror it."""
+    guild = standin.add_guild("No events")
+    organiser = guild.add_member("Olu", permissions=MANAGE_EVENTS)
+    admin = guild.add_member("Mia", permissions=MANAGE_GUILD)
+    start, _ = bots
+    await start()
+    channel = guild.add_text_channel("announcements")
+    await standin.wait_for_gateway_idle()
+    await standin.slash(guild, admin, "setup channel", purpose="announcements", channel=channel)
+    reply = await standin.slash(
+        guild, organiser, "techmeet create", title="Cyber essentials", when=iso_in(days=3)
+    )
+    assert "Scheduled **TechMeet #1**" in reply.content
+    assert "give the bot *Create Events*" in reply.content
+    assert guild.scheduled_events == {}
+
+
+async def test_a_reminder_after_downtime_is_marked_late(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    clocked: tuple[TechMeetBot, FakeClock, FakeChannel],
+) -> None:
+    """Within its grace (10% of the offset, at least 5 min) a missed reminder goes out late,
+    and says so."""
+    bot, clock, channel = clocked
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    await create(standin, guild, organiser, when=starts.isoformat(), reminders="1h")
+    clock.now = starts - timedelta(minutes=57)  # 3 minutes after it was due
+    await bot.dispatcher.run_due()
+    late = await standin.wait_for_message(channel, lambda m: m.content.startswith("Reminder"))
+    assert "sent late" in late.content
