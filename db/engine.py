@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -13,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from db.raw import RawTransaction, autocommit, transaction
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # Execution option naming how a SQLite transaction begins (IMMEDIATE unless it only reads).
@@ -58,6 +62,10 @@ class Sessions:
     On SQLite a reader begins DEFERRED (it never blocks the writer or other readers, thanks
     to WAL) and a writer begins IMMEDIATE; PostgreSQL treats both alike. A read session
     must not write: on SQLite its lock upgrade could fail instead of waiting.
+
+    SQLite allows one writer at a time, and a writer that finds the database busy sleeps
+    in growing steps (up to 100 ms) before trying again; so this process's writers queue
+    on an asyncio lock instead, first come first served, and only ever wait for each other.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -66,12 +74,38 @@ class Sessions:
         self._read = async_sessionmaker(
             engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"}), expire_on_commit=False
         )
+        self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._engine = engine
 
     def __call__(self) -> AsyncSession:
         return self._read()
 
-    def begin(self) -> AbstractAsyncContextManager[AsyncSession]:
-        return self._write.begin()
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        if self._writer is None:
+            async with self._write.begin() as session:
+                yield session
+            return
+        async with self._writer, self._write.begin() as session:
+            yield session
+
+    @property
+    def postgres(self) -> bool:
+        return self._engine.dialect.name == "postgresql"
+
+    def autocommit(self) -> AbstractAsyncContextManager[RawTransaction]:
+        """PostgreSQL: single statements on the driver, each its own transaction."""
+        return autocommit(self._engine)
+
+    @asynccontextmanager
+    async def raw(self) -> AsyncIterator[RawTransaction]:
+        """A write transaction straight on the driver (see db.raw), queued like begin()."""
+        if self._writer is None:
+            async with transaction(self._engine) as tx:
+                yield tx
+            return
+        async with self._writer, transaction(self._engine) as tx:
+            yield tx
 
 
 def create_sessions(engine: AsyncEngine) -> Sessions:

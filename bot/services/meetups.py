@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -38,6 +38,7 @@ from bot.errors import BadInput, Conflict, NotAllowed, NotFound
 from bot.services.guild_settings import GuildSettingsService, GuildSettingsView
 from db.engine import Sessions
 from db.models import Meetup, MeetupFeedback, MeetupSeries, MemberPreference, Rsvp, ScheduledJob
+from db.raw import to_datetime
 from db.repositories import guild_settings as settings_repo
 from db.repositories import jobs as jobs_repo
 from db.repositories import meetups as repo
@@ -352,7 +353,9 @@ class MeetupService:
             skipped: list[int] = []
             if time_changed or offsets is not None:
                 skipped = await self._retime_jobs(session, meetup, now=now)
-            promoted = await self._promote(session, meetup, now=now)
+            promoted = await self._promote(session, meetup.id, now=now)
+            # Seats were counted in SQL; reload the row so the view shows the true count.
+            await session.refresh(meetup)
             notify = await repo.rsvp_user_ids(session, meetup.id, ["going", "maybe"])
             view = await self._view(session, meetup)
         self._jobs_changed()
@@ -441,13 +444,21 @@ class MeetupService:
         if wanted is RsvpStatus.WAITLISTED:
             raise BadInput("Choose Going, Maybe or Can't go.")
         now = self._clock()
-        async with self._sessions.begin() as session:
-            found = await repo.lock_with_rsvp(session, meetup_id, user_id)
-            if found is None or found[0].guild_id != guild_id:
+        if wanted is RsvpStatus.GOING and self._sessions.postgres:
+            async with self._sessions.autocommit() as once:
+                seated = await repo.pg_going_at_once(
+                    once, meetup_id=meetup_id, guild_id=guild_id, user_id=user_id, now=now
+                )
+            if seated is not None:
+                return RsvpOutcome(_ref_of_row(seated), RsvpStatus.GOING, None)
+        # The hottest path: straight on the driver (db.raw), three statements for a seat.
+        async with self._sessions.raw() as tx:
+            row = await repo.raw_lock_with_rsvp(tx, meetup_id, user_id)
+            if row is None or row["guild_id"] != guild_id:
                 raise NotFound("That TechMeet no longer exists.")
-            meetup, current = found
+            meetup = _ref_of_row(row)
             _check_open_for_rsvp(meetup, now)
-            previous = RsvpStatus(current.status) if current else None
+            previous = RsvpStatus(row["rsvp_status"]) if row["rsvp_id"] else None
             status: RsvpStatus = wanted
             position: int | None = None
             rank: int | None = None
@@ -455,15 +466,15 @@ class MeetupService:
             if wanted is RsvpStatus.GOING:
                 if previous in (RsvpStatus.GOING, RsvpStatus.WAITLISTED):
                     status = previous
-                    position = current.waitlist_position if current else None
-                elif await repo.take_seat(session, meetup.id):
+                    position = row["waitlist_position"]
+                elif _looks_free(row) and await repo.raw_take_seat(tx, meetup.id):
                     status = RsvpStatus.GOING
                 else:
                     status = RsvpStatus.WAITLISTED
-                    position = await repo.next_waitlist_position(session, meetup.id)
-            if status != previous or current is None:
-                await repo.upsert_rsvp(
-                    session,
+                    position = await repo.raw_next_waitlist_position(tx, meetup.id)
+            if status != previous:
+                await repo.raw_upsert_rsvp(
+                    tx,
                     guild_id=guild_id,
                     meetup_id=meetup.id,
                     user_id=user_id,
@@ -472,11 +483,11 @@ class MeetupService:
                     now=now,
                 )
             if previous is RsvpStatus.GOING and status is not RsvpStatus.GOING:
-                await repo.free_seat(session, meetup.id)
-                promoted = await self._promote(session, meetup, now=now)
+                await repo.raw_free_seat(tx, meetup.id)
+                promoted = await repo.raw_promote(tx, meetup.id, now=now)
             if status is RsvpStatus.WAITLISTED and position is not None:
-                rank = await repo.waitlist_rank(session, meetup.id, position)
-        return RsvpOutcome(_ref(meetup), status, previous, rank, promoted)
+                rank = await repo.raw_waitlist_rank(tx, meetup.id, position)
+        return RsvpOutcome(meetup, status, previous, rank, promoted)
 
     async def member_left(self, guild_id: int, user_id: int) -> list[tuple[MeetupRef, list[int]]]:
         """A member left the server: their RSVPs to coming meetups go, and seats move on."""
@@ -488,7 +499,7 @@ class MeetupService:
                 promoted = []
                 if rsvp.status == RsvpStatus.GOING:
                     await repo.free_seat(session, meetup.id)
-                    promoted = await self._promote(session, meetup, now=now)
+                    promoted = await self._promote(session, meetup.id, now=now)
                 changed.append((_ref(meetup), promoted))
         return changed
 
@@ -723,20 +734,18 @@ class MeetupService:
                 await jobs_repo.rearm(session, job, ends_at)
         return skipped
 
-    async def _promote(self, session: AsyncSession, meetup: Meetup, *, now: datetime) -> list[int]:
+    async def _promote(self, session: AsyncSession, meetup_id: int, *, now: datetime) -> list[int]:
         """Fill free seats from the waitlist, first come first served."""
         promoted = []
         while True:
-            nxt = await repo.first_waitlisted(session, meetup.id)
-            if nxt is None or not await repo.take_seat(session, meetup.id):
+            nxt = await repo.first_waitlisted(session, meetup_id)
+            if nxt is None or not await repo.take_seat(session, meetup_id):
                 break
             nxt.status = RsvpStatus.GOING.value
             nxt.waitlist_position = None
             nxt.updated_at = now
             await session.flush()
             promoted.append(nxt.user_id)
-        # Seats were counted in SQL; reload the row so views show the true count.
-        await session.refresh(meetup)
         return promoted
 
     # --- helpers --------------------------------------------------------------------------
@@ -788,6 +797,25 @@ def _ref(meetup: Meetup) -> MeetupRef:
     )
 
 
+def _looks_free(row: Mapping[str, Any]) -> bool:
+    """Whether the locked row shows a free place; the conditional UPDATE still decides."""
+    return row["capacity"] is None or row["going_count"] < row["capacity"]
+
+
+def _ref_of_row(row: Mapping[str, Any]) -> MeetupRef:
+    return MeetupRef(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        number=row["number"],
+        title=row["title"],
+        starts_at=to_datetime(row["starts_at"]),
+        status=MeetupStatus(row["status"]),
+        announcement_channel_id=row["announcement_channel_id"],
+        announcement_message_id=row["announcement_message_id"],
+        thread_id=row["thread_id"],
+    )
+
+
 def _view_of(meetup: Meetup, repeat: Repeat, counts: dict[str, int]) -> MeetupView:
     return MeetupView(
         id=meetup.id,
@@ -820,8 +848,8 @@ def _view_of(meetup: Meetup, repeat: Repeat, counts: dict[str, int]) -> MeetupVi
     )
 
 
-def _check_open_for_rsvp(meetup: Meetup, now: datetime) -> None:
-    if meetup.status == MeetupStatus.CANCELLED:
+def _check_open_for_rsvp(meetup: MeetupRef, now: datetime) -> None:
+    if meetup.status is MeetupStatus.CANCELLED:
         raise Conflict(f"TechMeet #{meetup.number} was cancelled, so RSVPs are closed.")
     if meetup.starts_at <= now:
         raise Conflict(f"TechMeet #{meetup.number} has already started, so RSVPs are closed.")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Row, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Meetup, MeetupFeedback, MeetupSeries, MemberPreference, Rsvp
+from db.raw import DuplicateRow, RawTransaction, to_datetime
 from db.repositories._dialect import insert, is_postgres
 
 
@@ -18,24 +20,44 @@ async def by_number(session: AsyncSession, guild_id: int, number: int) -> Meetup
     )
 
 
+# RSVP clicks are the hottest path: plain Core statements on the tables skip the ORM's
+# per-statement bookkeeping (several times cheaper than ORM updates).
+meetups_table = cast(Table, Meetup.__table__)
+rsvps_table = cast(Table, Rsvp.__table__)
+
+
 async def lock_with_rsvp(
     session: AsyncSession, meetup_id: int, user_id: int
-) -> tuple[Meetup, Rsvp | None] | None:
-    """The meetup, locked for this transaction, with the member's RSVP, in one query.
+) -> Row[Any, *tuple[Any, ...]] | None:
+    """The meetup (locked for this transaction) with the member's RSVP, in one query.
 
-    PostgreSQL locks the meetup row (RSVPs to one meetup queue up behind each other);
+    PostgreSQL locks the meetup row, so RSVPs to one meetup queue up behind each other;
     SQLite's BEGIN IMMEDIATE already serialises writers.
     """
+    m, r = meetups_table.c, rsvps_table.c
     query = (
-        select(Meetup, Rsvp)
-        .outerjoin(Rsvp, (Rsvp.meetup_id == Meetup.id) & (Rsvp.user_id == user_id))
-        .where(Meetup.id == meetup_id)
-        .execution_options(populate_existing=True)
+        select(
+            m.id,
+            m.guild_id,
+            m.number,
+            m.title,
+            m.starts_at,
+            m.status,
+            m.announcement_channel_id,
+            m.announcement_message_id,
+            m.thread_id,
+            r.id.label("rsvp_id"),
+            r.status.label("rsvp_status"),
+            r.waitlist_position,
+        )
+        .select_from(
+            meetups_table.outerjoin(rsvps_table, (r.meetup_id == m.id) & (r.user_id == user_id))
+        )
+        .where(m.id == meetup_id)
     )
     if is_postgres(session):
-        query = query.with_for_update(of=Meetup)
-    row = (await session.execute(query)).first()
-    return None if row is None else (row[0], row[1])
+        query = query.with_for_update(of=meetups_table)
+    return (await session.execute(query)).first()
 
 
 async def rsvp_of(session: AsyncSession, meetup_id: int, user_id: int) -> Rsvp | None:
@@ -46,31 +68,31 @@ async def rsvp_of(session: AsyncSession, meetup_id: int, user_id: int) -> Rsvp |
 
 async def take_seat(session: AsyncSession, meetup_id: int) -> bool:
     """One more Going, if the capacity allows; the database decides, not Python."""
+    m = meetups_table.c
     result = await session.execute(
-        update(Meetup)
-        .where(
-            Meetup.id == meetup_id,
-            (Meetup.capacity.is_(None)) | (Meetup.going_count < Meetup.capacity),
-        )
-        .values(going_count=Meetup.going_count + 1)
+        update(meetups_table)
+        .where(m.id == meetup_id, m.capacity.is_(None) | (m.going_count < m.capacity))
+        .values(going_count=m.going_count + 1)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def free_seat(session: AsyncSession, meetup_id: int) -> None:
+    m = meetups_table.c
     await session.execute(
-        update(Meetup).where(Meetup.id == meetup_id).values(going_count=Meetup.going_count - 1)
+        update(meetups_table).where(m.id == meetup_id).values(going_count=m.going_count - 1)
     )
 
 
 async def next_waitlist_position(session: AsyncSession, meetup_id: int) -> int:
+    m = meetups_table.c
     value = await session.scalar(
-        update(Meetup)
-        .where(Meetup.id == meetup_id)
-        .values(waitlist_counter=Meetup.waitlist_counter + 1)
-        .returning(Meetup.waitlist_counter)
+        update(meetups_table)
+        .where(m.id == meetup_id)
+        .values(waitlist_counter=m.waitlist_counter + 1)
+        .returning(m.waitlist_counter)
     )
-    return int(value)  # type: ignore[arg-type]
+    return int(value)
 
 
 async def upsert_rsvp(
@@ -85,7 +107,7 @@ async def upsert_rsvp(
 ) -> None:
     values = {"status": status, "waitlist_position": waitlist_position, "updated_at": now}
     await session.execute(
-        insert(session)(Rsvp)
+        insert(session)(rsvps_table)
         .values(guild_id=guild_id, meetup_id=meetup_id, user_id=user_id, **values)
         .on_conflict_do_update(index_elements=["meetup_id", "user_id"], set_=values)
     )
@@ -102,14 +124,11 @@ async def first_waitlisted(session: AsyncSession, meetup_id: int) -> Rsvp | None
 
 async def waitlist_rank(session: AsyncSession, meetup_id: int, position: int) -> int:
     """1-based place on the waitlist of the entry holding `position`."""
+    r = rsvps_table.c
     ahead = await session.scalar(
         select(func.count())
-        .select_from(Rsvp)
-        .where(
-            Rsvp.meetup_id == meetup_id,
-            Rsvp.status == "waitlisted",
-            Rsvp.waitlist_position < position,
-        )
+        .select_from(rsvps_table)
+        .where(r.meetup_id == meetup_id, r.status == "waitlisted", r.waitlist_position < position)
     )
     return int(ahead or 0) + 1
 
@@ -273,3 +292,141 @@ async def started_before(
         .limit(limit)
     )
     return result.all()
+
+
+# --- the RSVP click, straight on the driver (db.raw) ------------------------------------------
+
+_LOCK = """
+SELECT m.id, m.guild_id, m.number, m.title, m.starts_at, m.status, m.capacity, m.going_count,
+       m.announcement_channel_id, m.announcement_message_id, m.thread_id,
+       r.id AS rsvp_id, r.status AS rsvp_status, r.waitlist_position
+FROM meetups AS m
+LEFT OUTER JOIN rsvps AS r ON r.meetup_id = m.id AND r.user_id = $2
+WHERE m.id = $1
+"""
+
+
+async def raw_lock_with_rsvp(
+    tx: RawTransaction, meetup_id: int, user_id: int
+) -> Mapping[str, Any] | None:
+    """The meetup with the member's RSVP; on PostgreSQL the meetup row is locked, so answers
+    to one meetup queue up (SQLite's BEGIN IMMEDIATE already serialises writers)."""
+    row = await tx.row(_LOCK + (" FOR UPDATE OF m" if tx.postgres else ""), meetup_id, user_id)
+    if row is not None:
+        row = {**row, "starts_at": to_datetime(row["starts_at"])}
+    return row
+
+
+async def raw_take_seat(tx: RawTransaction, meetup_id: int) -> bool:
+    """One more Going, if the capacity allows; the database decides, not Python."""
+    changed = await tx.execute(
+        "UPDATE meetups SET going_count = going_count + 1"
+        " WHERE id = $1 AND (capacity IS NULL OR going_count < capacity)",
+        meetup_id,
+    )
+    return changed == 1
+
+
+async def raw_free_seat(tx: RawTransaction, meetup_id: int) -> None:
+    await tx.execute("UPDATE meetups SET going_count = going_count - 1 WHERE id = $1", meetup_id)
+
+
+async def raw_next_waitlist_position(tx: RawTransaction, meetup_id: int) -> int:
+    row = await tx.row(
+        "UPDATE meetups SET waitlist_counter = waitlist_counter + 1 WHERE id = $1"
+        " RETURNING waitlist_counter",
+        meetup_id,
+    )
+    assert row is not None
+    return int(row["waitlist_counter"])
+
+
+async def raw_upsert_rsvp(
+    tx: RawTransaction,
+    *,
+    guild_id: int,
+    meetup_id: int,
+    user_id: int,
+    status: str,
+    waitlist_position: int | None,
+    now: datetime,
+) -> None:
+    await tx.execute(
+        "INSERT INTO rsvps (guild_id, meetup_id, user_id, status, waitlist_position, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (meetup_id, user_id) DO UPDATE SET status = excluded.status,"
+        " waitlist_position = excluded.waitlist_position, updated_at = excluded.updated_at",
+        guild_id,
+        meetup_id,
+        user_id,
+        status,
+        waitlist_position,
+        now,
+    )
+
+
+async def raw_promote(tx: RawTransaction, meetup_id: int, *, now: datetime) -> list[int]:
+    """Fill free seats from the waitlist, first come first served."""
+    promoted: list[int] = []
+    while True:
+        first = await tx.row(
+            "SELECT id, user_id FROM rsvps WHERE meetup_id = $1 AND status = 'waitlisted'"
+            " ORDER BY waitlist_position, id LIMIT 1",
+            meetup_id,
+        )
+        if first is None or not await raw_take_seat(tx, meetup_id):
+            return promoted
+        await tx.execute(
+            "UPDATE rsvps SET status = 'going', waitlist_position = NULL, updated_at = $2"
+            " WHERE id = $1",
+            first["id"],
+            now,
+        )
+        promoted.append(int(first["user_id"]))
+
+
+async def raw_waitlist_rank(tx: RawTransaction, meetup_id: int, position: int) -> int:
+    """1-based place on the waitlist of the entry holding `position`."""
+    row = await tx.row(
+        "SELECT count(*) AS ahead FROM rsvps"
+        " WHERE meetup_id = $1 AND status = 'waitlisted' AND waitlist_position < $2",
+        meetup_id,
+        position,
+    )
+    return int(row["ahead"] if row else 0) + 1
+
+
+# One statement (one round trip, its own transaction) for the commonest click on
+# PostgreSQL: Going, a place is free, no earlier answer. The UPDATE takes the seat under
+# the row lock and the INSERT records the answer; if anything else holds (an earlier
+# answer, full, closed), nothing changes and the caller takes the general path. Two
+# clicks by one member at once: the second's INSERT hits the unique constraint and the
+# whole statement, seat included, is rolled back.
+_GOING_AT_ONCE = """
+WITH earlier AS (
+    SELECT 1 FROM rsvps WHERE meetup_id = $1 AND user_id = $2
+), seat AS (
+    UPDATE meetups SET going_count = going_count + 1
+    WHERE id = $1 AND guild_id = $3 AND status = 'scheduled' AND starts_at > $4
+      AND (capacity IS NULL OR going_count < capacity)
+      AND NOT EXISTS (SELECT 1 FROM earlier)
+    RETURNING id, guild_id, number, title, starts_at, status,
+              announcement_channel_id, announcement_message_id, thread_id
+), answer AS (
+    INSERT INTO rsvps (guild_id, meetup_id, user_id, status, waitlist_position, updated_at)
+    SELECT guild_id, id, $2, 'going', NULL, $4 FROM seat
+    RETURNING id
+)
+SELECT seat.*, NULL AS rsvp_id, NULL AS rsvp_status, NULL AS waitlist_position
+FROM seat, answer
+"""
+
+
+async def pg_going_at_once(
+    tx: RawTransaction, *, meetup_id: int, guild_id: int, user_id: int, now: datetime
+) -> Mapping[str, Any] | None:
+    """The meetup if the member got a place in one statement, else None (nothing changed)."""
+    try:
+        return await tx.row(_GOING_AT_ONCE, meetup_id, user_id, guild_id, now)
+    except DuplicateRow:
+        return None

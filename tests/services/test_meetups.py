@@ -280,3 +280,18 @@ async def test_series_creates_its_next_occurrence_once(
     assert nxt.title == first.title
     await service.cancel(ORGANISER, nxt.number, None, whole_series=True)
     assert await service.create_next_occurrence(nxt.id) is None
+
+
+async def test_double_clicks_count_once(service: MeetupService, sessions: Sessions) -> None:
+    """A member clicking Going several times at once holds one place, not several."""
+    meetup = (await service.create(ORGANISER, draft(capacity=5))).meetup
+    outcomes = await asyncio.gather(
+        *(service.rsvp(GUILD, 90, meetup.id, RsvpStatus.GOING) for _ in range(6))
+    )
+    assert {o.status for o in outcomes} == {RsvpStatus.GOING}
+    assert sum(o.previous is None for o in outcomes) == 1
+    view = await service.get(meetup.id)
+    assert view is not None
+    assert view.going == 1
+    async with sessions() as session:
+        assert await session.scalar(select(Meetup.going_count)) == 1
