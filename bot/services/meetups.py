@@ -15,6 +15,7 @@ from bot.clock import Clock, utcnow
 from bot.domain.guild_settings import ChannelPurpose, parse_offsets, region_choices
 from bot.domain.meetups import (
     CANCEL_REASON_MAX,
+    DEFAULT_DURATION,
     DESCRIPTION_MAX,
     TITLE_MAX,
     VENUE_MAX,
@@ -855,30 +856,42 @@ def _check_open_for_rsvp(meetup: MeetupRef, now: datetime) -> None:
         raise Conflict(f"TechMeet #{meetup.number} has already started, so RSVPs are closed.")
 
 
+# In /techmeet edit, this in a text field clears it; capacity 0 removes the limit.
+CLEAR = "-"
+
+
 def _checked_fields(
     draft: MeetupDraft, settings: GuildSettingsView, *, required: bool
 ) -> dict[str, Any]:
     """The draft's fields, validated; for an edit only the ones given."""
+
+    def given(value: object) -> bool:
+        return required or value is not None
+
+    def text(value: str | None) -> str | None:
+        return None if not required and value is not None and value.strip() == CLEAR else value
+
     fields: dict[str, Any] = {}
-    if required or draft.title is not None:
+    if given(draft.title):
         fields["title"] = clean_text(draft.title, field="title", limit=TITLE_MAX, required=True)
-    if required or draft.duration_minutes is not None:
+    if given(draft.duration_minutes):
         fields["duration_minutes"] = check_duration(
-            draft.duration_minutes if draft.duration_minutes is not None else 120
+            draft.duration_minutes if draft.duration_minutes is not None else DEFAULT_DURATION
         )
-    if required or draft.venue is not None:
-        fields["venue"] = clean_text(draft.venue, field="venue", limit=VENUE_MAX)
-    if required or draft.online_url is not None:
-        fields["online_url"] = check_url(draft.online_url)
-    if required or draft.voice_channel_id is not None:
+    if given(draft.venue):
+        fields["venue"] = clean_text(text(draft.venue), field="venue", limit=VENUE_MAX)
+    if given(draft.online_url):
+        fields["online_url"] = check_url(text(draft.online_url))
+    if given(draft.voice_channel_id):
         fields["voice_channel_id"] = draft.voice_channel_id
-    if required or draft.region is not None:
-        fields["region"] = check_region(draft.region, region_choices(settings.regions))
-    if required or draft.capacity is not None:
-        fields["capacity"] = check_capacity(draft.capacity)
-    if required or draft.description is not None:
+    if given(draft.region):
+        fields["region"] = check_region(text(draft.region), region_choices(settings.regions))
+    if given(draft.capacity):
+        no_limit = not required and draft.capacity == 0
+        fields["capacity"] = None if no_limit else check_capacity(draft.capacity)
+    if given(draft.description):
         fields["description"] = clean_text(
-            draft.description, field="description", limit=DESCRIPTION_MAX
+            text(draft.description), field="description", limit=DESCRIPTION_MAX
         )
     return fields
 

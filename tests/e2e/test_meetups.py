@@ -659,3 +659,22 @@ async def test_a_reminder_after_downtime_is_marked_late(
     await bot.dispatcher.run_due()
     late = await standin.wait_for_message(channel, lambda m: m.content.startswith("Reminder"))
     assert "sent late" in late.content
+
+
+async def test_discord_event_follows_the_meetup(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """A meetup in a voice channel becomes a voice event; an edit moves the event too."""
+    voice = guild.add_voice_channel("TechMeet voice")
+    await standin.wait_for_gateway_idle()
+    await create(standin, guild, organiser, channel=voice)
+    [event] = guild.upcoming_events()
+    assert (event["entity_type"], event["channel_id"]) == (2, str(voice.id))
+    new_start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=9)
+    await standin.slash(guild, organiser, "techmeet edit", meetup=1, when=new_start.isoformat())
+    [moved] = guild.upcoming_events()
+    assert datetime.fromisoformat(moved["scheduled_start_time"]) == new_start

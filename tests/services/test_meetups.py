@@ -295,3 +295,23 @@ async def test_double_clicks_count_once(service: MeetupService, sessions: Sessio
     assert view.going == 1
     async with sessions() as session:
         assert await session.scalar(select(Meetup.going_count)) == 1
+
+
+async def test_edit_can_clear_fields_and_lift_the_limit(service: MeetupService) -> None:
+    """In an edit, '-' clears a text field and capacity 0 removes the limit."""
+    meetup = (
+        await service.create(
+            ORGANISER, draft(venue="Room 4", online_url="https://meet.example.ac.uk", capacity=3)
+        )
+    ).meetup
+    changed = await service.edit(
+        ORGANISER, meetup.number, MeetupDraft(venue="-", online_url=" - ", capacity=0)
+    )
+    assert (changed.meetup.venue, changed.meetup.online_url, changed.meetup.capacity) == (
+        None,
+        None,
+        None,
+    )
+    assert changed.place_changed
+    with pytest.raises(BadInput, match="at least 1"):
+        await service.create(ORGANISER, draft(capacity=0))
