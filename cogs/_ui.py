@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import discord
 
@@ -155,8 +156,24 @@ class ReportsErrors:
     """Mixin for persistent (dynamic) buttons: failures reach the member like a command's.
 
     discord.py only logs exceptions from dynamic items, so the callback is wrapped here.
-    Put it before discord.ui.DynamicItem in the bases and implement `run`.
+    Put it before discord.ui.DynamicItem in the bases, name the template's groups after
+    the constructor's parameters, and implement `run`.
     """
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        """Rebuild the button from its custom_id: named groups, digits as numbers."""
+        values = {
+            name: int(value) if value.isdigit() else value
+            for name, value in match.groupdict().items()
+        }
+        return cls(**values)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> Any:
         interaction.extras["started"] = time.perf_counter()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -35,16 +34,6 @@ class EraseButton(
             )
         )
         self.user_id = user_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> EraseButton:
-        return cls(int(match["user_id"]))
 
     async def run(self, interaction: Interaction) -> None:
         # Never trust the custom_id alone: only the member who asked may confirm.

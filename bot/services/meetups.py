@@ -785,22 +785,25 @@ class MeetupService:
 
 
 def _ref(meetup: Meetup) -> MeetupRef:
-    return MeetupRef(
-        id=meetup.id,
-        guild_id=meetup.guild_id,
-        number=meetup.number,
-        title=meetup.title,
-        starts_at=meetup.starts_at,
-        status=MeetupStatus(meetup.status),
-        announcement_channel_id=meetup.announcement_channel_id,
-        announcement_message_id=meetup.announcement_message_id,
-        thread_id=meetup.thread_id,
-    )
+    return _ref_of_row({name: getattr(meetup, name) for name in _REF_COLUMNS})
 
 
 def _looks_free(row: Mapping[str, Any]) -> bool:
     """Whether the locked row shows a free place; the conditional UPDATE still decides."""
     return row["capacity"] is None or row["going_count"] < row["capacity"]
+
+
+_REF_COLUMNS = (
+    "id",
+    "guild_id",
+    "number",
+    "title",
+    "starts_at",
+    "status",
+    "announcement_channel_id",
+    "announcement_message_id",
+    "thread_id",
+)
 
 
 def _ref_of_row(row: Mapping[str, Any]) -> MeetupRef:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
 class RatingButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"fb:(?P<meetup>\d+):(?P<rating>[1-5])",
+    template=r"fb:(?P<meetup_id>\d+):(?P<rating>[1-5])",
 ):
     def __init__(self, meetup_id: int, rating: int) -> None:
         super().__init__(
@@ -27,16 +26,6 @@ class RatingButton(
             )
         )
         self.meetup_id, self.rating = meetup_id, rating
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> RatingButton:
-        return cls(int(match["meetup"]), int(match["rating"]))
 
     async def run(self, interaction: Interaction) -> None:
         await interaction.client.meetups.record_rating(
@@ -50,7 +39,7 @@ class RatingButton(
 class ActionButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"fb:(?P<meetup>\d+):action",
+    template=r"fb:(?P<meetup_id>\d+):action",
 ):
     def __init__(self, meetup_id: int) -> None:
         super().__init__(
@@ -61,16 +50,6 @@ class ActionButton(
             )
         )
         self.meetup_id = meetup_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> ActionButton:
-        return cls(int(match["meetup"]))
 
     async def run(self, interaction: Interaction) -> None:
         await interaction.response.send_modal(ActionModal(self.meetup_id))

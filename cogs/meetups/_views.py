@@ -4,7 +4,6 @@ re-loads the meetup and re-checks what the member may do."""
 from __future__ import annotations
 
 import io
-import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
@@ -25,7 +24,7 @@ _ANSWERS = {"going": RsvpStatus.GOING, "maybe": RsvpStatus.MAYBE, "no": RsvpStat
 class RsvpButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"rsvp:(?P<meetup>\d+):(?P<answer>going|maybe|no)",
+    template=r"rsvp:(?P<meetup_id>\d+):(?P<answer>going|maybe|no)",
 ):
     LABELS: ClassVar = {"going": "Going", "maybe": "Maybe", "no": "Can't go"}
     STYLES: ClassVar = {
@@ -45,16 +44,6 @@ class RsvpButton(
         )
         self.meetup_id = meetup_id
         self.answer = answer
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> RsvpButton:
-        return cls(int(match["meetup"]), match["answer"])
 
     async def run(self, interaction: Interaction) -> None:
         bot = interaction.client
@@ -96,7 +85,7 @@ def rsvp_message(
 class WhoButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"rsvp:(?P<meetup>\d+):who",
+    template=r"rsvp:(?P<meetup_id>\d+):who",
 ):
     def __init__(self, meetup_id: int) -> None:
         super().__init__(
@@ -107,16 +96,6 @@ class WhoButton(
             )
         )
         self.meetup_id = meetup_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> WhoButton:
-        return cls(int(match["meetup"]))
 
     async def run(self, interaction: Interaction) -> None:
         meetup = await _meetup_here(interaction, self.meetup_id)
@@ -135,7 +114,7 @@ class WhoButton(
 class CalendarButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=r"cal:(?P<meetup>\d+)",
+    template=r"cal:(?P<meetup_id>\d+)",
 ):
     def __init__(self, meetup_id: int) -> None:
         super().__init__(
@@ -146,16 +125,6 @@ class CalendarButton(
             )
         )
         self.meetup_id = meetup_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> CalendarButton:
-        return cls(int(match["meetup"]))
 
     async def run(self, interaction: Interaction) -> None:
         meetup = await _meetup_here(interaction, self.meetup_id)

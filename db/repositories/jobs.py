@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ScheduledJob
@@ -138,6 +138,16 @@ async def claim_due(
     return sorted(result.all(), key=lambda job: job.due_at)
 
 
+def _still_held(job_id: int, revision: int, owner: str) -> tuple[ColumnElement[bool], ...]:
+    """The claim is still this owner's, for this revision (not re-armed, not taken over)."""
+    return (
+        ScheduledJob.id == job_id,
+        ScheduledJob.revision == revision,
+        ScheduledJob.lease_owner == owner,
+        ScheduledJob.state == CLAIMED,
+    )
+
+
 async def finish(
     session: AsyncSession,
     *,
@@ -151,12 +161,7 @@ async def finish(
     """Record a claimed job's outcome; False if it was re-armed or re-claimed meanwhile."""
     outcome = await session.execute(
         update(ScheduledJob)
-        .where(
-            ScheduledJob.id == job_id,
-            ScheduledJob.revision == revision,
-            ScheduledJob.lease_owner == owner,
-            ScheduledJob.state == CLAIMED,
-        )
+        .where(*_still_held(job_id, revision, owner))
         .values(
             state=state,
             result=(result or "")[:300] or None,
@@ -180,12 +185,7 @@ async def retry_later(
     """Hand a claimed job back for another attempt at `due_at` (same revision: same nonce)."""
     outcome = await session.execute(
         update(ScheduledJob)
-        .where(
-            ScheduledJob.id == job_id,
-            ScheduledJob.revision == revision,
-            ScheduledJob.lease_owner == owner,
-            ScheduledJob.state == CLAIMED,
-        )
+        .where(*_still_held(job_id, revision, owner))
         .values(
             state=PENDING, due_at=due_at, result=result[:300], lease_owner=None, lease_until=None
         )
