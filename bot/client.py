@@ -94,7 +94,7 @@ class TechMeetBot(commands.Bot):
             jobs_changed=self.dispatcher.jobs_changed,
         )
         self.privacy = PrivacyService(
-            self.sessions, personal_data_sources(self.guild_settings), clock=self.clock
+            self.sessions, personal_data_sources(self.guild_settings, self.clock), clock=self.clock
         )
         for extension in EXTENSIONS:
             await self.load_extension(extension)

@@ -8,7 +8,6 @@ reads the state after the last click.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -16,6 +15,7 @@ from collections.abc import Awaitable, Callable, Hashable
 log = logging.getLogger(__name__)
 
 Action = Callable[[], Awaitable[None]]
+FLUSH_WAIT = 5.0
 
 
 class Coalescer:
@@ -24,6 +24,7 @@ class Coalescer:
         self._latest: dict[Hashable, Action] = {}
         self._last_run: dict[Hashable, float] = {}
         self._tasks: dict[Hashable, asyncio.Task[None]] = {}
+        self._editing: set[Hashable] = set()
 
     def request(self, key: Hashable, action: Action) -> None:
         """Run `action` for `key` soon; a newer request replaces one still waiting."""
@@ -39,19 +40,22 @@ class Coalescer:
                     await asyncio.sleep(wait)
                 action = self._latest.pop(key)
                 self._last_run[key] = time.monotonic()
-                await _run(key, action)
+                self._editing.add(key)
+                try:
+                    await _run(key, action)
+                finally:
+                    self._editing.discard(key)
         finally:
             self._tasks.pop(key, None)
 
-    async def flush(self) -> None:
-        """Run every waiting action now (at shutdown), without waiting out the interval."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def flush(self, timeout: float = FLUSH_WAIT) -> None:  # noqa: ASYNC109
+        """At shutdown: an edit in progress finishes, waiting ones run now."""
         pending, self._latest = self._latest, {}
+        for key, task in list(self._tasks.items()):
+            if key not in self._editing:
+                task.cancel()  # asleep between edits: its next edit runs below, now
+        if self._tasks:
+            await asyncio.wait(list(self._tasks.values()), timeout=timeout)
         for key, action in pending.items():
             await _run(key, action)
 

@@ -33,8 +33,8 @@ SWEEP_EVERY = timedelta(seconds=30)
 HORIZON = timedelta(minutes=10)
 # Well inside Discord's nonce window (a few minutes): a retry after a crash is deduplicated.
 LEASE = timedelta(seconds=60)
-BATCH = 50
 MAX_ATTEMPTS = 5
+# Jobs performed at once by one process (each usually one message to Discord).
 CONCURRENT_JOBS = 8
 # At shutdown, work in progress gets this long to record its outcome.
 STOP_WAIT = timedelta(seconds=10)
@@ -104,7 +104,7 @@ class Dispatcher:
         self._inflight: set[asyncio.Task[object]] = set()
         self._stopping = False
         self._rerun = False
-        self._limit = asyncio.Semaphore(CONCURRENT_JOBS)
+        self._jobs: set[asyncio.Task[None]] = set()
 
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -174,7 +174,11 @@ class Dispatcher:
             self.scheduler.add_job(self.arm, id="arm", replace_existing=True)
 
     async def run_due(self) -> None:
-        """Claim and perform due jobs until none are left. Never raises."""
+        """Claim due jobs and start each in its own task. Never raises.
+
+        Only as many jobs are claimed as can start at once, so no claimed job waits in a
+        queue while its lease runs; a slow job never holds up the others.
+        """
         if not self._track():
             return
         if self._running.locked():
@@ -184,19 +188,37 @@ class Dispatcher:
             self._rerun = True
             while self._rerun and not self._stopping:
                 self._rerun = False
+                free = CONCURRENT_JOBS - len(self._jobs)
+                if free <= 0:
+                    return  # each job that finishes looks for more
                 try:
-                    claimed = await self._claim()
+                    claimed = await self._claim(limit=free)
                 except Exception:
                     log.exception("could not claim due jobs; the next sweep will try again")
                     return
-                if claimed:
-                    await asyncio.gather(*(self._perform(job) for job in claimed))
-                    self._rerun = len(claimed) == BATCH or self._rerun
+                for job in claimed:
+                    task = asyncio.create_task(self._perform(job), name=f"job-{job.id}")
+                    self._jobs.add(task)
+                    self._inflight.add(task)
+                    task.add_done_callback(self._job_done)
+                self._rerun = self._rerun or len(claimed) == free
 
-    async def _claim(self) -> list[Job]:
+    async def idle(self) -> None:
+        """Until every job started so far has finished."""
+        while self._jobs:
+            await asyncio.wait(set(self._jobs))
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._jobs.discard(task)
+        self._inflight.discard(task)
+        if not self._stopping:
+            # A slot is free: anything still due can start.
+            self.scheduler.add_job(self.run_due, id="after-job", replace_existing=True)
+
+    async def _claim(self, *, limit: int) -> list[Job]:
         async with self._sessions.begin() as session:
             rows = await jobs.claim_due(
-                session, now=self._clock(), owner=self.owner, lease=LEASE, limit=BATCH
+                session, now=self._clock(), owner=self.owner, lease=LEASE, limit=limit
             )
             return [
                 Job(
@@ -215,11 +237,10 @@ class Dispatcher:
     async def _perform(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)
         outcome: Outcome | None
-        async with self._limit:
-            if handler is None:
-                outcome = Outcome.failed(f"no handler for job kind {job.kind!r}")
-            else:
-                outcome = await self._run_handler(handler, job)
+        if handler is None:
+            outcome = Outcome.failed(f"no handler for job kind {job.kind!r}")
+        else:
+            outcome = await self._run_handler(handler, job)
         if outcome is None:
             return
         async with self._sessions.begin() as session:

@@ -82,7 +82,7 @@ class Meetup(Base):
     __table_args__ = (
         UniqueConstraint("guild_id", "number"),
         # A series' occurrence is created once even if its job runs twice.
-        UniqueConstraint("series_id", "starts_at"),
+        UniqueConstraint("series_id", "series_slot"),
         CheckConstraint("capacity IS NULL OR capacity >= 1", name="capacity_positive"),
         CheckConstraint("going_count >= 0", name="going_count_not_negative"),
     )
@@ -116,6 +116,9 @@ class Meetup(Base):
     series_id: Mapped[int | None] = mapped_column(
         ForeignKey("meetup_series.id", ondelete="SET NULL"), index=True
     )
+    # The start the series' rule gave this occurrence; the next one follows from it even
+    # if this one was moved to another day.
+    series_slot: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(Snowflake, info=personal())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 # How SQLAlchemy stores DateTime on SQLite (UTC, no offset; see db.base.UTCDateTime).
@@ -91,6 +91,14 @@ class _Sqlite:
     async def execute(self, sql: str, *args: Any) -> int:
         cursor = await self._connection.execute(*self._prepare(sql, args))
         return int(cursor.rowcount)
+
+
+async def within(session: AsyncSession) -> RawTransaction:
+    """Driver access inside a session's own transaction (same connection, same BEGIN)."""
+    connection = await session.connection()
+    pooled = await connection.get_raw_connection()
+    driver: Any = pooled.driver_connection
+    return _Postgres(driver) if connection.dialect.name == "postgresql" else _Sqlite(driver)
 
 
 @asynccontextmanager

@@ -178,6 +178,15 @@ def reminder_lateness(
     return Lateness.LATE if overdue <= grace else Lateness.TOO_LATE
 
 
+# Asking "was it worth your time?" makes sense the evening after, not days later.
+FOLLOW_UP_GRACE = timedelta(hours=12)
+
+
+def follow_up_too_late(*, ends_at: datetime, now: datetime) -> bool:
+    """The follow-up is a message to people, so it has a grace after the meetup ends."""
+    return now - ends_at > FOLLOW_UP_GRACE
+
+
 # --- repeating meetups ----------------------------------------------------------------------
 
 

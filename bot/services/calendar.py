@@ -57,25 +57,49 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%M%SZ")
 
 
-def google_link(meetup: MeetupView) -> str:
-    query = {
-        "action": "TEMPLATE",
-        "text": f"TechMeet #{meetup.number}: {meetup.title}",
-        "dates": f"{_stamp(meetup.starts_at)}/{_stamp(meetup.ends_at)}",
-        "details": _details(meetup),
-        "location": _location(meetup) or "",
-    }
-    return "https://calendar.google.com/calendar/render?" + urlencode(query)
+# Discord refuses link buttons whose URL is longer than this.
+LINK_LIMIT = 512
 
 
-def outlook_link(meetup: MeetupView) -> str:
-    query = {
-        "path": "/calendar/action/compose",
-        "rru": "addevent",
-        "subject": f"TechMeet #{meetup.number}: {meetup.title}",
-        "startdt": meetup.starts_at.isoformat(),
-        "enddt": meetup.ends_at.isoformat(),
-        "body": _details(meetup),
-        "location": _location(meetup) or "",
-    }
-    return "https://outlook.office.com/calendar/0/deeplink/compose?" + urlencode(query)
+def _link(base: str, query: dict[str, str], *, shrink: str) -> str | None:
+    """base?query within LINK_LIMIT, shortening only the `shrink` text (never the place or
+    the time); None when even that is not enough (e.g. a very long online link)."""
+    text = query[shrink]
+    while True:
+        url = base + urlencode({**query, shrink: text})
+        if len(url) <= LINK_LIMIT:
+            return url
+        if not text:
+            return None
+        # An encoded character takes up to 9 characters: cut at least a third of the excess.
+        text = text[: len(text) - max((len(url) - LINK_LIMIT) // 3, 1)].rstrip()
+
+
+def google_link(meetup: MeetupView) -> str | None:
+    return _link(
+        "https://calendar.google.com/calendar/render?",
+        {
+            "action": "TEMPLATE",
+            "text": f"TechMeet #{meetup.number}: {meetup.title}",
+            "dates": f"{_stamp(meetup.starts_at)}/{_stamp(meetup.ends_at)}",
+            "location": _location(meetup) or "",
+            "details": _details(meetup),
+        },
+        shrink="details",
+    )
+
+
+def outlook_link(meetup: MeetupView) -> str | None:
+    return _link(
+        "https://outlook.office.com/calendar/0/deeplink/compose?",
+        {
+            "path": "/calendar/action/compose",
+            "rru": "addevent",
+            "subject": f"TechMeet #{meetup.number}: {meetup.title}",
+            "startdt": meetup.starts_at.isoformat(),
+            "enddt": meetup.ends_at.isoformat(),
+            "location": _location(meetup) or "",
+            "body": _details(meetup),
+        },
+        shrink="body",
+    )

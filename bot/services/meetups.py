@@ -39,7 +39,7 @@ from bot.errors import BadInput, Conflict, NotAllowed, NotFound
 from bot.services.guild_settings import GuildSettingsService, GuildSettingsView
 from db.engine import Sessions
 from db.models import Meetup, MeetupFeedback, MeetupSeries, MemberPreference, Rsvp, ScheduledJob
-from db.raw import to_datetime
+from db.raw import to_datetime, within
 from db.repositories import guild_settings as settings_repo
 from db.repositories import jobs as jobs_repo
 from db.repositories import meetups as repo
@@ -273,6 +273,7 @@ class MeetupService:
                 waitlist_counter=0,
                 announcement_channel_id=channel_id,
                 series_id=series_id,
+                series_slot=starts_at if series_id is not None else None,
                 created_by=actor.user_id,
                 created_at=now,
                 updated_at=now,
@@ -352,7 +353,7 @@ class MeetupService:
             meetup.revision += 1
             meetup.updated_at = now
             skipped: list[int] = []
-            if time_changed or offsets is not None:
+            if time_changed or offsets is not None or "duration_minutes" in fields:
                 skipped = await self._retime_jobs(session, meetup, now=now)
             promoted = await self._promote(session, meetup.id, now=now)
             # Seats were counted in SQL; reload the row so the view shows the true count.
@@ -381,8 +382,10 @@ class MeetupService:
             meetup.cancel_reason = why
             meetup.revision += 1
             meetup.updated_at = now
+            # Cancelling one occurrence keeps its series going: its series-next job stays.
+            stop = MEETUP_JOBS if whole_series else (REMINDER, FOLLOW_UP)
             await jobs_repo.cancel_open(
-                session, MEETUP_JOBS, meetup.id, now=now, why="the meetup was cancelled"
+                session, stop, meetup.id, now=now, why="the meetup was cancelled"
             )
             if whole_series and meetup.series_id is not None:
                 await session.execute(
@@ -499,7 +502,7 @@ class MeetupService:
                 await repo.delete_rsvp(session, rsvp.id)
                 promoted = []
                 if rsvp.status == RsvpStatus.GOING:
-                    await repo.free_seat(session, meetup.id)
+                    await repo.raw_free_seat(await within(session), meetup.id)
                     promoted = await self._promote(session, meetup.id, now=now)
                 changed.append((_ref(meetup), promoted))
         return changed
@@ -552,9 +555,17 @@ class MeetupService:
             [ReminderJobView(j.detail or 0, j.due_at, j.state, j.result) for j in jobs],
         )
 
-    async def upcoming(self, guild_id: int, region: str | None = None) -> list[MeetupView]:
+    async def upcoming(
+        self, guild_id: int, region: str | None = None, *, include_cancelled: bool = False
+    ) -> list[MeetupView]:
         async with self._sessions() as session:
-            meetups = await repo.upcoming(session, guild_id, now=self._clock(), region=region)
+            meetups = await repo.upcoming(
+                session,
+                guild_id,
+                now=self._clock(),
+                region=region,
+                include_cancelled=include_cancelled,
+            )
             return await self._views(session, meetups)
 
     async def choices(
@@ -620,7 +631,7 @@ class MeetupService:
             if plan is None:
                 return None
             meetup, series_id, starts_at = plan
-            nxt = await repo.occurrence(session, series_id, starts_at)
+            nxt = await repo.occurrence(session, series_id, slot=starts_at)
             if nxt is None:
                 nxt = Meetup(
                     guild_id=meetup.guild_id,
@@ -642,6 +653,7 @@ class MeetupService:
                     announcement_channel_id=settings.channel(ChannelPurpose.ANNOUNCEMENTS)
                     or meetup.announcement_channel_id,
                     series_id=series_id,
+                    series_slot=starts_at,
                     created_by=meetup.created_by,
                     created_at=now,
                     updated_at=now,
@@ -667,7 +679,9 @@ class MeetupService:
             repeat=Repeat(series.repeat),
             first_starts_at=series.first_starts_at,
             tz=ZoneInfo(series.timezone),
-            after=max(meetup.starts_at, now),
+            # From the rule's slot, not the (possibly moved) start; missed weeks are not
+            # created after downtime.
+            after=max(meetup.series_slot or meetup.starts_at, now),
             until=series.until,
         )
         return None if starts_at is None else (meetup, series.id, starts_at)
@@ -736,18 +750,10 @@ class MeetupService:
         return skipped
 
     async def _promote(self, session: AsyncSession, meetup_id: int, *, now: datetime) -> list[int]:
-        """Fill free seats from the waitlist, first come first served."""
-        promoted = []
-        while True:
-            nxt = await repo.first_waitlisted(session, meetup_id)
-            if nxt is None or not await repo.take_seat(session, meetup_id):
-                break
-            nxt.status = RsvpStatus.GOING.value
-            nxt.waitlist_position = None
-            nxt.updated_at = now
-            await session.flush()
-            promoted.append(nxt.user_id)
-        return promoted
+        """Fill free seats from the waitlist, first come first served (the same statements
+        as an RSVP click, inside this session's transaction)."""
+        await session.flush()
+        return await repo.raw_promote(await within(session), meetup_id, now=now)
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -913,6 +919,9 @@ class MeetupPersonalData:
 
     name = "techmeets"
 
+    def __init__(self, clock: Clock = utcnow) -> None:
+        self._clock = clock
+
     async def export(self, session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
         rsvps = await session.execute(
             select(Rsvp, Meetup)
@@ -956,15 +965,19 @@ class MeetupPersonalData:
 
     async def erase(self, session: AsyncSession, user_id: int) -> int:
         changed = 0
-        # Seats held by the member go back to the meetup (and to its waitlist).
-        going = await session.scalars(
-            select(Rsvp.meetup_id).where(Rsvp.user_id == user_id, Rsvp.status == "going")
+        going = list(
+            await session.scalars(
+                select(Rsvp.meetup_id).where(Rsvp.user_id == user_id, Rsvp.status == "going")
+            )
         )
-        for meetup_id in list(going):
-            await repo.free_seat(session, meetup_id)
         for model in (Rsvp, MeetupFeedback, MemberPreference):
             result = await session.execute(delete(model).where(model.user_id == user_id))
             changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        # Places the member held go to the next people waiting for them.
+        raw = await within(session)
+        for meetup_id in going:
+            await repo.raw_free_seat(raw, meetup_id)
+            await repo.raw_promote(raw, meetup_id, now=self._clock())
         for creator in (Meetup.created_by, MeetupSeries.created_by):
             result = await session.execute(
                 update(creator.class_).where(creator == user_id).values(created_by=None)

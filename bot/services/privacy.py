@@ -69,6 +69,8 @@ class PrivacyService:
         )
 
 
-def personal_data_sources(settings: GuildSettingsService) -> list[PersonalDataSource]:
+def personal_data_sources(
+    settings: GuildSettingsService, clock: Clock = utcnow
+) -> list[PersonalDataSource]:
     """The registry: every feature that stores something about members is listed here."""
-    return [GuildSettingsPersonalData(settings), MeetupPersonalData()]
+    return [GuildSettingsPersonalData(settings), MeetupPersonalData(clock)]

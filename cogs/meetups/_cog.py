@@ -19,7 +19,7 @@ from bot.domain.guild_settings import format_offsets, region_choices
 from bot.domain.meetups import Repeat, RsvpStatus
 from bot.domain.when import preview_when
 from bot.errors import BadInput, NotFound
-from bot.services.meetups import Attendee, MeetupDraft, MeetupView
+from bot.services.meetups import Attendee, Changed, MeetupDraft, MeetupView
 from cogs._ui import actor, cut, handle_error, inert, ping_only, reply
 from cogs.meetups import _embeds
 from cogs.meetups._views import (
@@ -307,14 +307,7 @@ class MeetupsCog(commands.Cog):
         await self.sync_event(interaction.guild, view)
         told = ""
         if changed.notify:
-            what = "time" if changed.time_changed else "place"
-            await self.tell_attendees(
-                view,
-                changed.notify,
-                f"**TechMeet #{view.number}** has changed {what}: now {_embeds.when_text(view)}"
-                + (f", {inert(view.venue)}" if view.venue else "")
-                + ".",
-            )
+            await self.tell_attendees(view, changed.notify, change_notice(view, changed))
             told = f" I told the {len(changed.notify)} people going or maybe."
         if changed.promoted:
             await notify_promoted(self.bot, view.id, changed.promoted)
@@ -354,6 +347,12 @@ class MeetupsCog(commands.Cog):
             actor(interaction), number, reason, whole_series=whole_series
         )
         view = changed.meetup
+        series = " The series is stopped too." if whole_series and view.series_id else ""
+        told = " Everyone who had answered is being told." if changed.notify else ""
+        # Answer within Discord's 3 s; telling people and Discord's event can take longer.
+        await interaction.response.edit_message(
+            content=f"Cancelled TechMeet #{view.number}.{series}{told}", view=None
+        )
         refresh_announcement(self.bot, view.id)
         await self.sync_event(interaction.guild, view)
         if changed.notify:
@@ -363,12 +362,6 @@ class MeetupsCog(commands.Cog):
                 changed.notify,
                 f"**TechMeet #{view.number}** on {_embeds.when_text(view)} is cancelled.{because}",
             )
-        series = " The series is stopped too." if whole_series and view.series_id else ""
-        await interaction.response.edit_message(
-            content=f"Cancelled TechMeet #{view.number}.{series} "
-            "Everyone who had answered was told.",
-            view=None,
-        )
 
     async def tell_attendees(self, meetup: MeetupView, user_ids: list[int], text: str) -> None:
         """One post in the meetup's thread mentioning those affected (100 per message)."""
@@ -492,7 +485,8 @@ class MeetupsCog(commands.Cog):
         if meetup is not None:
             meetups = [await self.bot.meetups.by_number(guild_id, meetup)]
         else:
-            meetups = await self.bot.meetups.upcoming(guild_id)
+            # Cancelled ones too: a calendar that imported them learns they are off.
+            meetups = await self.bot.meetups.upcoming(guild_id, include_cancelled=True)
             if not meetups:
                 raise NotFound("No TechMeets coming up to put in a calendar.")
         await send_calendar(interaction, meetups)
@@ -552,17 +546,39 @@ class ConfirmCancel(discord.ui.View):
         await handle_error(interaction, error)
 
 
+def change_notice(view: MeetupView, changed: Changed) -> str:
+    """What changed, said plainly: the new time and/or where it now happens."""
+    what = " and ".join(
+        part
+        for part, did in (("time", changed.time_changed), ("place", changed.place_changed))
+        if did
+    )
+    details = [f"now {_embeds.when_text(view)}"]
+    if changed.place_changed:
+        details += [
+            f"at {inert(view.venue)}" if view.venue else "no venue",
+            f"online at {view.online_url}" if view.online_url else "",
+            f"in <#{view.voice_channel_id}>" if view.voice_channel_id else "",
+        ]
+    return (
+        f"**TechMeet #{view.number}** has changed {what}: "
+        + ", ".join(detail for detail in details if detail)
+        + "."
+    )
+
+
 def _spreadsheet_safe(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _event_fields(guild: discord.Guild, meetup: MeetupView) -> dict[str, Any]:
-    description = cut(
-        (meetup.description + "\n\n" if meetup.description else "")
-        + "Discord's Interested is not an RSVP: use the Going / Maybe buttons on the "
-        "announcement so the organisers know who's coming.",
-        1000,
+    note = (
+        "Discord's Interested is not an RSVP: use the Going / Maybe buttons on the "
+        "announcement so the organisers know who's coming."
     )
+    # The note always fits: the organiser's description is cut around it.
+    room = 1000 - len(note) - 2
+    description = f"{cut(meetup.description, room)}\n\n{note}" if meetup.description else note
     fields: dict[str, Any] = {
         "name": cut(f"TechMeet #{meetup.number}: {meetup.title}", 100),
         "start_time": meetup.starts_at,

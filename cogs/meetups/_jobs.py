@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -10,9 +11,9 @@ import discord
 from discord.utils import format_dt
 
 from bot.domain.guild_settings import ChannelPurpose, format_offset
-from bot.domain.meetups import Lateness
+from bot.domain.meetups import Lateness, follow_up_too_late
 from bot.scheduler import Job, Outcome
-from bot.services.meetups import FOLLOW_UP, REMINDER, SERIES_NEXT
+from bot.services.meetups import FOLLOW_UP, REMINDER, SERIES_NEXT, Reminder
 from cogs._ui import ping_only
 from cogs.meetups import _embeds
 from cogs.meetups._feedback import feedback_view
@@ -28,6 +29,7 @@ class MeetupJobs:
     def __init__(self, bot: TechMeetBot, cog: MeetupsCog) -> None:
         self.bot = bot
         self.cog = cog
+        self._background: set[asyncio.Task[None]] = set()
 
     def register(self) -> None:
         dispatcher = self.bot.dispatcher
@@ -66,14 +68,25 @@ class MeetupJobs:
             mention_author=False,
             nonce=job.nonce,
         )
+        if reminder.dm_user_ids:
+            # Best effort and in the background: the channel post is the reminder that
+            # counts, and a long DM fan-out must not hold the job's claim.
+            task = asyncio.create_task(self._dm_reminder(reminder, content, embed, job.nonce))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return Outcome.done(str(message.id))
+
+    async def _dm_reminder(
+        self, reminder: Reminder, content: str, embed: discord.Embed, nonce: str
+    ) -> None:
         for user_id in reminder.dm_user_ids:
             try:
                 dm = await self.bot.create_dm(discord.Object(user_id))
-                # Same nonce: a retry after a crash does not DM anyone twice.
-                await dm.send(content, embed=embed, nonce=job.nonce)
-            except discord.Forbidden:
-                pass  # closed DMs: the channel reminder still reached them
-        return Outcome.done(str(message.id))
+                # The job's nonce: a retried reminder does not DM anyone twice.
+                await dm.send(content, embed=embed, nonce=nonce)
+            except discord.HTTPException as error:
+                # Closed DMs, a deleted account...: the channel reminder still reached them.
+                log.info("no reminder DM for %s: %s", user_id, error)
 
     async def series_next(self, job: Job, now: datetime) -> Outcome:
         """State change, so it runs however late: the series' next meetup must exist."""
@@ -91,6 +104,8 @@ class MeetupJobs:
         meetup = await self.bot.meetups.get(job.subject_id)
         if meetup is None or meetup.cancelled:
             return Outcome.skipped("the meetup was cancelled")
+        if follow_up_too_late(ends_at=meetup.ends_at, now=now):
+            return Outcome.skipped("too late to ask: the bot was offline when the meetup ended")
         where = meetup.thread_id or meetup.announcement_channel_id
         if where is None:
             return Outcome.failed("the meetup has no thread or announcements channel")

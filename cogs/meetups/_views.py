@@ -137,12 +137,12 @@ async def send_calendar(interaction: Interaction, meetups: list[Any]) -> None:
     filename = f"techmeet-{meetups[0].number}.ics" if len(meetups) == 1 else "techmeets.ics"
     view = discord.ui.View()
     if len(meetups) == 1:
-        view.add_item(
-            discord.ui.Button(label="Google Calendar", url=calendar.google_link(meetups[0])[:512])
-        )
-        view.add_item(
-            discord.ui.Button(label="Outlook", url=calendar.outlook_link(meetups[0])[:512])
-        )
+        for label, link in (
+            ("Google Calendar", calendar.google_link(meetups[0])),
+            ("Outlook", calendar.outlook_link(meetups[0])),
+        ):
+            if link is not None:
+                view.add_item(discord.ui.Button(label=label, url=link))
     await reply(
         interaction,
         "Open the file to add it to your calendar"

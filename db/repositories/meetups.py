@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, func, select, update
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Meetup, MeetupFeedback, MeetupSeries, MemberPreference, Rsvp
 from db.raw import DuplicateRow, RawTransaction, to_datetime
-from db.repositories._dialect import insert, is_postgres
+from db.repositories._dialect import insert
 
 
 async def by_number(session: AsyncSession, guild_id: int, number: int) -> Meetup | None:
@@ -20,105 +20,12 @@ async def by_number(session: AsyncSession, guild_id: int, number: int) -> Meetup
     )
 
 
-# RSVP clicks are the hottest path: plain Core statements on the tables skip the ORM's
-# per-statement bookkeeping (several times cheaper than ORM updates).
-meetups_table = cast(Table, Meetup.__table__)
 rsvps_table = cast(Table, Rsvp.__table__)
-
-
-async def lock_with_rsvp(
-    session: AsyncSession, meetup_id: int, user_id: int
-) -> Row[Any, *tuple[Any, ...]] | None:
-    """The meetup (locked for this transaction) with the member's RSVP, in one query.
-
-    PostgreSQL locks the meetup row, so RSVPs to one meetup queue up behind each other;
-    SQLite's BEGIN IMMEDIATE already serialises writers.
-    """
-    m, r = meetups_table.c, rsvps_table.c
-    query = (
-        select(
-            m.id,
-            m.guild_id,
-            m.number,
-            m.title,
-            m.starts_at,
-            m.status,
-            m.announcement_channel_id,
-            m.announcement_message_id,
-            m.thread_id,
-            r.id.label("rsvp_id"),
-            r.status.label("rsvp_status"),
-            r.waitlist_position,
-        )
-        .select_from(
-            meetups_table.outerjoin(rsvps_table, (r.meetup_id == m.id) & (r.user_id == user_id))
-        )
-        .where(m.id == meetup_id)
-    )
-    if is_postgres(session):
-        query = query.with_for_update(of=meetups_table)
-    return (await session.execute(query)).first()
 
 
 async def rsvp_of(session: AsyncSession, meetup_id: int, user_id: int) -> Rsvp | None:
     return await session.scalar(
         select(Rsvp).where(Rsvp.meetup_id == meetup_id, Rsvp.user_id == user_id)
-    )
-
-
-async def take_seat(session: AsyncSession, meetup_id: int) -> bool:
-    """One more Going, if the capacity allows; the database decides, not Python."""
-    m = meetups_table.c
-    result = await session.execute(
-        update(meetups_table)
-        .where(m.id == meetup_id, m.capacity.is_(None) | (m.going_count < m.capacity))
-        .values(going_count=m.going_count + 1)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def free_seat(session: AsyncSession, meetup_id: int) -> None:
-    m = meetups_table.c
-    await session.execute(
-        update(meetups_table).where(m.id == meetup_id).values(going_count=m.going_count - 1)
-    )
-
-
-async def next_waitlist_position(session: AsyncSession, meetup_id: int) -> int:
-    m = meetups_table.c
-    value = await session.scalar(
-        update(meetups_table)
-        .where(m.id == meetup_id)
-        .values(waitlist_counter=m.waitlist_counter + 1)
-        .returning(m.waitlist_counter)
-    )
-    return int(value)
-
-
-async def upsert_rsvp(
-    session: AsyncSession,
-    *,
-    guild_id: int,
-    meetup_id: int,
-    user_id: int,
-    status: str,
-    waitlist_position: int | None,
-    now: datetime,
-) -> None:
-    values = {"status": status, "waitlist_position": waitlist_position, "updated_at": now}
-    await session.execute(
-        insert(session)(rsvps_table)
-        .values(guild_id=guild_id, meetup_id=meetup_id, user_id=user_id, **values)
-        .on_conflict_do_update(index_elements=["meetup_id", "user_id"], set_=values)
-    )
-
-
-async def first_waitlisted(session: AsyncSession, meetup_id: int) -> Rsvp | None:
-    return await session.scalar(
-        select(Rsvp)
-        .where(Rsvp.meetup_id == meetup_id, Rsvp.status == "waitlisted")
-        .order_by(Rsvp.waitlist_position, Rsvp.id)
-        .limit(1)
     )
 
 
@@ -167,12 +74,17 @@ async def rsvp_user_ids(
 
 
 async def upcoming(
-    session: AsyncSession, guild_id: int, *, now: datetime, region: str | None = None
+    session: AsyncSession,
+    guild_id: int,
+    *,
+    now: datetime,
+    region: str | None = None,
+    include_cancelled: bool = False,
 ) -> Sequence[Meetup]:
-    """Scheduled meetups that have not started yet, soonest first."""
-    query = select(Meetup).where(
-        Meetup.guild_id == guild_id, Meetup.status == "scheduled", Meetup.starts_at > now
-    )
+    """Meetups that have not started yet, soonest first (cancelled ones only if asked)."""
+    query = select(Meetup).where(Meetup.guild_id == guild_id, Meetup.starts_at > now)
+    if not include_cancelled:
+        query = query.where(Meetup.status == "scheduled")
     if region is not None:
         query = query.where(func.lower(Meetup.region) == region.lower())
     result = await session.scalars(query.order_by(Meetup.starts_at))
@@ -245,9 +157,9 @@ async def series(session: AsyncSession, series_id: int) -> MeetupSeries | None:
     return await session.get(MeetupSeries, series_id)
 
 
-async def occurrence(session: AsyncSession, series_id: int, starts_at: datetime) -> Meetup | None:
+async def occurrence(session: AsyncSession, series_id: int, *, slot: datetime) -> Meetup | None:
     return await session.scalar(
-        select(Meetup).where(Meetup.series_id == series_id, Meetup.starts_at == starts_at)
+        select(Meetup).where(Meetup.series_id == series_id, Meetup.series_slot == slot)
     )
 
 
@@ -317,11 +229,18 @@ async def raw_lock_with_rsvp(
     return row
 
 
-async def raw_take_seat(tx: RawTransaction, meetup_id: int) -> bool:
-    """One more Going, if the capacity allows; the database decides, not Python."""
+_NOBODY_WAITING = (
+    " AND NOT EXISTS (SELECT 1 FROM rsvps WHERE meetup_id = $1 AND status = 'waitlisted')"
+)
+
+
+async def raw_take_seat(tx: RawTransaction, meetup_id: int, *, from_waitlist: bool = False) -> bool:
+    """One more Going, if the capacity allows; the database decides, not Python. A new
+    answer never takes a place ahead of people already waiting for one."""
     changed = await tx.execute(
         "UPDATE meetups SET going_count = going_count + 1"
-        " WHERE id = $1 AND (capacity IS NULL OR going_count < capacity)",
+        " WHERE id = $1 AND (capacity IS NULL OR going_count < capacity)"
+        + ("" if from_waitlist else _NOBODY_WAITING),
         meetup_id,
     )
     return changed == 1
@@ -374,7 +293,7 @@ async def raw_promote(tx: RawTransaction, meetup_id: int, *, now: datetime) -> l
             " ORDER BY waitlist_position, id LIMIT 1",
             meetup_id,
         )
-        if first is None or not await raw_take_seat(tx, meetup_id):
+        if first is None or not await raw_take_seat(tx, meetup_id, from_waitlist=True):
             return promoted
         await tx.execute(
             "UPDATE rsvps SET status = 'going', waitlist_position = NULL, updated_at = $2"
@@ -410,6 +329,7 @@ WITH earlier AS (
     WHERE id = $1 AND guild_id = $3 AND status = 'scheduled' AND starts_at > $4
       AND (capacity IS NULL OR going_count < capacity)
       AND NOT EXISTS (SELECT 1 FROM earlier)
+      AND NOT EXISTS (SELECT 1 FROM rsvps WHERE meetup_id = $1 AND status = 'waitlisted')
     RETURNING id, guild_id, number, title, starts_at, status,
               announcement_channel_id, announcement_message_id, thread_id
 ), answer AS (

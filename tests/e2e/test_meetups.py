@@ -12,6 +12,7 @@ import pytest
 
 from bot.client import TechMeetBot
 from bot.domain.meetups import RsvpStatus
+from bot.scheduler import LEASE
 from tests.clock import FakeClock
 from tests.e2e.conftest import MANAGE_EVENTS, MANAGE_GUILD, StartBot, StopBot
 from tests.standin import DiscordStandIn, FakeChannel, FakeGuild, FakeMember, FakeMessage
@@ -678,3 +679,28 @@ async def test_discord_event_follows_the_meetup(
     await standin.slash(guild, organiser, "techmeet edit", meetup=1, when=new_start.isoformat())
     [moved] = guild.upcoming_events()
     assert datetime.fromisoformat(moved["scheduled_start_time"]) == new_start
+
+
+async def test_a_crash_between_posting_and_recording_posts_once(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    clocked: tuple[TechMeetBot, FakeClock, FakeChannel],
+) -> None:
+    """A process claims a reminder, posts it and dies before recording it: once its lease
+    runs out the reminder is claimed again and re-sent with the same nonce, which Discord
+    takes as a repeat. The channel shows one reminder."""
+    bot, clock, channel = clocked
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    await create(standin, guild, organiser, when=starts.isoformat(), reminders="1h")
+    clock.now = starts - timedelta(hours=1)
+    [job] = await bot.dispatcher._claim(limit=8)  # the process that will "die"
+    await bot.dispatcher._handlers[job.kind](job, clock.now)  # posted, never recorded
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    await bot.dispatcher.run_due()
+    await bot.dispatcher.idle()
+    reminders = [m for m in standin.messages(channel) if m.content.startswith("Reminder")]
+    assert len(reminders) == 1
+    details = await bot.meetups.details(guild.id, 1, organiser.id)
+    [state] = [r for r in details.reminders if r.offset_minutes == 60]
+    assert (state.state, state.result) == ("done", str(reminders[0].id))

@@ -43,7 +43,7 @@ async def test_concurrent_claims_never_overlap(sessions: Sessions) -> None:
     ids = await add_jobs(sessions, 120, due=NOW - timedelta(seconds=1))
     clock = FakeClock(NOW)
     dispatchers = [Dispatcher(sessions, clock=clock) for _ in range(3)]
-    rounds = await asyncio.gather(*(d._claim() for d in dispatchers for _ in range(3)))
+    rounds = await asyncio.gather(*(d._claim(limit=50) for d in dispatchers for _ in range(3)))
     claimed = [job.id for batch in rounds for job in batch]
     assert sorted(claimed) == sorted(ids)
     owners = {row.lease_owner for row in (await states(sessions)).values()}
@@ -53,7 +53,7 @@ async def test_concurrent_claims_never_overlap(sessions: Sessions) -> None:
 async def test_future_jobs_are_not_claimed(sessions: Sessions) -> None:
     """Only jobs whose time has come are claimed."""
     await add_jobs(sessions, 2, due=NOW + timedelta(seconds=1))
-    assert await Dispatcher(sessions, clock=FakeClock(NOW))._claim() == []
+    assert await Dispatcher(sessions, clock=FakeClock(NOW))._claim(limit=50) == []
 
 
 async def test_outcomes_are_recorded(sessions: Sessions) -> None:
@@ -66,6 +66,7 @@ async def test_outcomes_are_recorded(sessions: Sessions) -> None:
 
     dispatcher.register("test", handler)
     await dispatcher.run_due()
+    await dispatcher.idle()
     rows = await states(sessions)
     assert (rows[done_id].state, rows[done_id].result) == ("done", "555")
     assert (rows[skipped_id].state, rows[skipped_id].result) == ("skipped", "too late")
@@ -87,6 +88,7 @@ async def test_final_failures_are_reported(sessions: Sessions) -> None:
     dispatcher.register("test", handler)
     dispatcher.on_failure(report)
     await dispatcher.run_due()
+    await dispatcher.idle()
     row = (await states(sessions))[job_id]
     assert row.state == "failed"
     assert "Unknown Channel" in (row.result or "")
@@ -109,6 +111,7 @@ async def test_server_errors_are_retried_then_given_up(
     dispatcher.register("test", handler)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         await dispatcher.run_due()
+        await dispatcher.idle()
         row = (await states(sessions))[job_id]
         if attempt < MAX_ATTEMPTS:
             assert (row.state, row.attempts) == ("pending", attempt)
@@ -125,10 +128,10 @@ async def test_an_expired_lease_is_taken_over(sessions: Sessions) -> None:
     [job_id] = await add_jobs(sessions, 1, due=NOW)
     clock = FakeClock(NOW)
     dead, alive = Dispatcher(sessions, clock=clock), Dispatcher(sessions, clock=clock)
-    [first] = await dead._claim()
-    assert await alive._claim() == []  # still leased
+    [first] = await dead._claim(limit=50)
+    assert await alive._claim(limit=50) == []  # still leased
     clock.advance(seconds=LEASE.total_seconds() + 1)
-    [again] = await alive._claim()
+    [again] = await alive._claim(limit=50)
     assert (again.id, again.revision, again.attempts) == (first.id, 0, 2)
     async with sessions.begin() as session:
         late = await jobs.finish(
@@ -157,6 +160,7 @@ async def test_rearming_while_running_wins(sessions: Sessions) -> None:
 
     dispatcher.register("test", handler)
     await dispatcher.run_due()
+    await dispatcher.idle()
     row = (await states(sessions))[job_id]
     assert (row.state, row.revision, row.result) == ("pending", 1, None)
 
@@ -183,3 +187,28 @@ def test_nonce_fits_discord() -> None:
     job = Job(2**31 - 1, 1, "reminder", 1, 60, NOW, 999, 1)
     assert len(job.nonce) <= 25
     assert job.nonce != Job(2**31 - 1, 1, "reminder", 1, 60, NOW, 1000, 1).nonce
+
+
+async def test_a_slow_job_does_not_hold_up_others(sessions: Sessions) -> None:
+    """While one job waits on Discord, the next due job is performed."""
+    [slow_id, quick_id] = await add_jobs(sessions, 2, due=NOW)
+    dispatcher = Dispatcher(sessions, clock=FakeClock(NOW))
+    release = asyncio.Event()
+
+    async def handler(job: Job, now: datetime) -> Outcome:
+        if job.id == slow_id:
+            await release.wait()
+        return Outcome.done(str(job.id))
+
+    dispatcher.register("test", handler)
+    await dispatcher.run_due()
+    for _ in range(100):
+        if (await states(sessions))[quick_id].state == "done":
+            break
+        await asyncio.sleep(0.01)
+    rows = await states(sessions)
+    assert rows[quick_id].state == "done"
+    assert rows[slow_id].state == "claimed"
+    release.set()
+    await dispatcher.idle()
+    assert (await states(sessions))[slow_id].state == "done"

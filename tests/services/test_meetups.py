@@ -14,6 +14,7 @@ from bot.domain.members import Actor
 from bot.errors import BadInput, Conflict, NotAllowed, NotFound
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import FOLLOW_UP, REMINDER, SERIES_NEXT, MeetupDraft, MeetupService
+from bot.services.privacy import PrivacyService, personal_data_sources
 from db.engine import Sessions
 from db.models import Meetup, Rsvp, ScheduledJob
 from tests.clock import FakeClock
@@ -315,3 +316,57 @@ async def test_edit_can_clear_fields_and_lift_the_limit(service: MeetupService) 
     assert changed.place_changed
     with pytest.raises(BadInput, match="at least 1"):
         await service.create(ORGANISER, draft(capacity=0))
+
+
+async def test_cancelling_one_occurrence_keeps_the_series(
+    service: MeetupService, clock: FakeClock
+) -> None:
+    """'Cancel this TechMeet' on one week of a series: next week's still comes."""
+    first = (
+        await service.create(ORGANISER, draft(when="2026-12-03 18:00", repeat=Repeat.WEEKLY))
+    ).meetup
+    await service.cancel(ORGANISER, first.number, "Snow day", whole_series=False)
+    clock.now = first.starts_at
+    nxt = await service.create_next_occurrence(first.id)
+    assert nxt is not None
+    assert nxt.starts_at == datetime(2026, 12, 10, 18, 0, tzinfo=UTC)
+
+
+async def test_a_moved_occurrence_does_not_shift_the_series(
+    service: MeetupService, clock: FakeClock
+) -> None:
+    """One week moved from Thursday to Wednesday: the next is still the Thursday after."""
+    first = (
+        await service.create(ORGANISER, draft(when="2026-12-03 18:00", repeat=Repeat.WEEKLY))
+    ).meetup
+    await service.edit(ORGANISER, first.number, MeetupDraft(when="2026-12-02 18:00"))
+    clock.now = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
+    nxt = await service.create_next_occurrence(first.id)
+    assert nxt is not None
+    assert nxt.starts_at == datetime(2026, 12, 10, 18, 0, tzinfo=UTC)
+
+
+async def test_a_longer_meetup_moves_its_follow_up(
+    service: MeetupService, sessions: Sessions
+) -> None:
+    """Changing the duration moves the 'has finished' follow-up to the new end."""
+    meetup = (await service.create(ORGANISER, draft())).meetup
+    await service.edit(ORGANISER, meetup.number, MeetupDraft(duration_minutes=240))
+    [follow_up] = [j for j in await jobs_of(sessions, meetup.id) if j.kind == FOLLOW_UP]
+    assert follow_up.due_at == datetime(2026, 12, 3, 22, 0, tzinfo=UTC)
+
+
+async def test_erasing_a_going_member_hands_their_place_on(
+    service: MeetupService, sessions: Sessions, clock: FakeClock
+) -> None:
+    """After /privacy delete, the freed place goes to the first waiting, not a newcomer."""
+    settings = GuildSettingsService(sessions, default_timezone="Europe/London", clock=clock)
+    privacy = PrivacyService(sessions, personal_data_sources(settings, clock), clock=clock)
+    meetup = (await service.create(ORGANISER, draft(capacity=1))).meetup
+    await service.rsvp(GUILD, 80, meetup.id, RsvpStatus.GOING)
+    await service.rsvp(GUILD, 81, meetup.id, RsvpStatus.GOING)
+    await privacy.erase(80)
+    late = await service.rsvp(GUILD, 82, meetup.id, RsvpStatus.GOING)
+    assert late.status is RsvpStatus.WAITLISTED
+    lists = await service.rsvp_lists(meetup.id)
+    assert lists[RsvpStatus.GOING] == [81]
