@@ -38,7 +38,7 @@ from tests.standin.permissions import BOT_DEFAULT
 
 ROOT = Path(__file__).resolve().parents[1]
 TECHMEET = str(Path(sys.executable).with_name("techmeet"))
-SEQUENTIAL = 100
+SEQUENTIAL = 300
 BURST = 100
 MANAGE = 1 << 5 | 1 << 33  # Manage Server, Manage Events
 BURST_OPEN = f"burst of {BURST}"
@@ -243,6 +243,23 @@ async def round_trips(database_url: str) -> dict[str, int]:
     return result
 
 
+async def commit_floor(database_url: str) -> tuple[float, float]:
+    """The database alone: one-row INSERT commits straight on asyncpg, one at a time (ms).
+    A click on PostgreSQL commits once, so this is a floor its p99 cannot beat."""
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("CREATE TABLE IF NOT EXISTS commit_floor (n int)")
+        samples = []
+        for i in range(SEQUENTIAL):
+            start = perf_counter()
+            await connection.execute("INSERT INTO commit_floor VALUES ($1)", i)
+            samples.append((perf_counter() - start) * 1000)
+    finally:
+        await connection.close()
+    return percentiles(samples)
+
+
 async def fresh_postgres(admin_url: str) -> tuple[str, Callable[[], Awaitable[None]]]:
     name = f"techmeet_bench_{secrets.token_hex(4)}"
     dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -282,11 +299,14 @@ async def main() -> None:
                     rows.append(("TechMeet, PostgreSQL", scenario, p50, p99))
             else:
                 trips["PostgreSQL"] = await round_trips(url)
+                floor_p50, floor_p99 = await commit_floor(url)
+                rows.append(("PostgreSQL alone", "one commit at a time", floor_p50, floor_p99))
         finally:
             await drop()
 
     floor = {scenario: p99 for bot, scenario, _, p99 in rows if bot == "reference bot"}
     floor[BURST_FULL] = floor[BURST_OPEN]
+    floor["one commit at a time"] = floor["one at a time"]
     print("| bot | clicks | p50 ms | p99 ms | p99 / reference |\n|---|---|---|---|---|")
     for bot, scenario, p50, p99 in rows:
         print(f"| {bot} | {scenario} | {p50:.1f} | {p99:.1f} | {p99 / floor[scenario]:.2f}× |")

@@ -31,7 +31,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     takes the write lock up front instead of failing to upgrade a read lock half-way.
     """
     if make_url(url).get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        # No pre-ping: it would cost a round trip on every click. A connection that died
+        # (database restarted) fails one request and is thrown away; the next gets a new one.
+        return create_async_engine(url, **kwargs)
 
     engine = create_async_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs

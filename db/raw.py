@@ -23,6 +23,11 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
+# The server went away under the connection (restart, network): SQLAlchemy would notice
+# on its own statements; driver statements have to say so.
+_CONNECTION_LOST = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
 class DuplicateRow(Exception):
     """A statement hit a unique constraint (and was rolled back as a whole)."""
 
@@ -107,7 +112,11 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[RawTransaction]:
     assert engine.dialect.name == "postgresql"
     async with engine.connect() as connection:
         pooled = await connection.get_raw_connection()
-        yield _Postgres(pooled.driver_connection)
+        try:
+            yield _Postgres(pooled.driver_connection)
+        except _CONNECTION_LOST:
+            await connection.invalidate()  # don't hand a dead connection out again
+            raise
 
 
 @asynccontextmanager
@@ -117,8 +126,12 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[RawTransaction]:
         pooled = await connection.get_raw_connection()
         driver: Any = pooled.driver_connection
         if engine.dialect.name == "postgresql":
-            async with driver.transaction():
-                yield _Postgres(driver)
+            try:
+                async with driver.transaction():
+                    yield _Postgres(driver)
+            except _CONNECTION_LOST:
+                await connection.invalidate()  # don't hand a dead connection out again
+                raise
             return
         # The connection is in autocommit mode (db.engine turns the driver's own BEGIN off).
         await driver.execute("BEGIN IMMEDIATE")
