@@ -151,6 +151,7 @@ class Changed:
     meetup: MeetupView
     time_changed: bool = False
     place_changed: bool = False
+    title_changed: bool = False
     notify: list[int] = field(default_factory=list)
     promoted: list[int] = field(default_factory=list)
     skipped_offsets: list[int] = field(default_factory=list)
@@ -344,6 +345,7 @@ class MeetupService:
                 key in fields and fields[key] != getattr(meetup, key)
                 for key in ("venue", "online_url", "voice_channel_id")
             )
+            title_changed = "title" in fields and fields["title"] != meetup.title
             for key, value in fields.items():
                 setattr(meetup, key, value)
             if new_start is not None:
@@ -365,6 +367,7 @@ class MeetupService:
             view,
             time_changed=time_changed,
             place_changed=place_changed,
+            title_changed=title_changed,
             notify=notify if (time_changed or place_changed) else [],
             promoted=promoted,
             skipped_offsets=skipped,

@@ -222,7 +222,7 @@ class MeetupsCog(commands.Cog):
         thread_id = None
         try:
             thread = await message.create_thread(
-                name=cut(f"TechMeet #{meetup.number}: {meetup.title}", 100),
+                name=thread_name(meetup),
                 auto_archive_duration=10080,
             )
             thread_id = thread.id
@@ -249,6 +249,17 @@ class MeetupsCog(commands.Cog):
             return "The Discord event could not be added; the meetup itself is fine."
         await self.bot.meetups.attach_event(meetup.id, event.id)
         return None
+
+    async def rename_thread(self, meetup: MeetupView) -> None:
+        """The meetup's thread carries its title; follow a new one."""
+        if meetup.thread_id is None:
+            return
+        try:
+            thread = await self.bot.fetch_channel(meetup.thread_id)
+            if isinstance(thread, discord.Thread):
+                await thread.edit(name=thread_name(meetup))
+        except discord.HTTPException as error:
+            log.warning("could not rename the thread of TechMeet %s: %s", meetup.id, error)
 
     async def sync_event(self, guild: discord.Guild | None, meetup: MeetupView) -> None:
         if guild is None or meetup.scheduled_event_id is None:
@@ -305,6 +316,8 @@ class MeetupsCog(commands.Cog):
         view = changed.meetup
         refresh_announcement(self.bot, view.id)
         await self.sync_event(interaction.guild, view)
+        if changed.title_changed:
+            await self.rename_thread(view)
         told = ""
         if changed.notify:
             await self.tell_attendees(view, changed.notify, change_notice(view, changed))
@@ -544,6 +557,10 @@ class ConfirmCancel(discord.ui.View):
         self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
     ) -> None:
         await handle_error(interaction, error)
+
+
+def thread_name(meetup: MeetupView) -> str:
+    return cut(f"TechMeet #{meetup.number}: {meetup.title}", 100)
 
 
 def change_notice(view: MeetupView, changed: Changed) -> str:

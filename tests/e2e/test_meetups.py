@@ -704,3 +704,19 @@ async def test_a_crash_between_posting_and_recording_posts_once(
     details = await bot.meetups.details(guild.id, 1, organiser.id)
     [state] = [r for r in details.reminders if r.offset_minutes == 60]
     assert (state.state, state.result) == ("done", str(reminders[0].id))
+
+
+async def test_a_new_title_renames_the_thread(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """The meetup's thread and Discord event follow a changed title."""
+    message = await create(standin, guild, organiser)
+    await standin.slash(guild, organiser, "techmeet edit", meetup=1, title="Wi-Fi 7 in FE")
+    assert message.thread is not None
+    assert message.thread.name == "TechMeet #1: Wi-Fi 7 in FE"
+    [event] = guild.upcoming_events()
+    assert event["name"] == "TechMeet #1: Wi-Fi 7 in FE"

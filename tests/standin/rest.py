@@ -364,6 +364,7 @@ class RestApi:
             add("PATCH", f"{prefix}/commands/{{command_id}}", self.patch_command)
             add("DELETE", f"{prefix}/commands/{{command_id}}", self.delete_command)
         add("GET", "/channels/{channel_id}", self.get_channel)
+        add("PATCH", "/channels/{channel_id}", self.edit_channel)
         add("GET", "/channels/{channel_id}/messages", self.list_messages)
         add("POST", "/channels/{channel_id}/messages", self.create_message)
         add("GET", "/channels/{channel_id}/messages/{message_id}", self.get_message)
@@ -568,6 +569,25 @@ class RestApi:
         channel = self._channel(req)
         if channel.guild is not None:
             self._require(channel)
+        return channel.payload()
+
+    async def edit_channel(self, req: ApiRequest) -> JSON:
+        """Renaming: threads by their creator or with Manage Threads, channels with Manage
+        Channels (the only edit the bot makes)."""
+        channel = self._channel(req)
+        if channel.guild is None:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        granted = self._require(channel)
+        if channel.parent is not None:
+            if channel.owner_id != self.s.bot_user_id and not granted & perms.MANAGE_THREADS:
+                raise missing_permissions()
+        elif not granted & perms.MANAGE_CHANNELS:
+            raise missing_permissions()
+        name = req.json.get("name")
+        if name is not None:
+            if not 1 <= len(name) <= 100:
+                raise invalid_form([(("name",), "BASE_TYPE_BAD_LENGTH", "1 to 100 characters")])
+            channel.edit(name=name)
         return channel.payload()
 
     def _check_can_send(self, channel: FakeChannel, uploads: list[Upload]) -> None:
