@@ -250,14 +250,17 @@ async def raw_free_seat(tx: RawTransaction, meetup_id: int) -> None:
     await tx.execute("UPDATE meetups SET going_count = going_count - 1 WHERE id = $1", meetup_id)
 
 
-async def raw_next_waitlist_position(tx: RawTransaction, meetup_id: int) -> int:
+async def raw_join_waitlist(tx: RawTransaction, meetup_id: int) -> tuple[int, int]:
+    """(position, rank): a new place at the end of the waitlist, and how many are ahead of
+    it plus one, in one statement (everyone waiting now joined earlier)."""
     row = await tx.row(
         "UPDATE meetups SET waitlist_counter = waitlist_counter + 1 WHERE id = $1"
-        " RETURNING waitlist_counter",
+        " RETURNING waitlist_counter, (SELECT count(*) FROM rsvps"
+        " WHERE meetup_id = $1 AND status = 'waitlisted') AS ahead",
         meetup_id,
     )
     assert row is not None
-    return int(row["waitlist_counter"])
+    return int(row["waitlist_counter"]), int(row["ahead"]) + 1
 
 
 async def raw_upsert_rsvp(
