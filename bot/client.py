@@ -17,6 +17,7 @@ from bot.scheduler import Dispatcher
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import MeetupService
 from bot.services.privacy import PrivacyService, personal_data_sources
+from bot.services.topics import TopicService
 from db.engine import Sessions, create_engine, create_sessions
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.setup", "cogs.privacy", "cogs.meetups")
+EXTENSIONS = ("cogs.errors", "cogs.setup", "cogs.privacy", "cogs.meetups", "cogs.topics")
 
 
 def point_at_discord(settings: Settings) -> None:
@@ -61,6 +62,7 @@ class TechMeetBot(commands.Bot):
     edits: Coalescer
     guild_settings: GuildSettingsService
     meetups: MeetupService
+    topics: TopicService
     privacy: PrivacyService
 
     def __init__(self, settings: Settings, *, clock: Clock = utcnow, **options: object) -> None:
@@ -90,6 +92,13 @@ class TechMeetBot(commands.Bot):
         self.meetups = MeetupService(
             self.sessions,
             self.guild_settings,
+            clock=self.clock,
+            jobs_changed=self.dispatcher.jobs_changed,
+        )
+        self.topics = TopicService(
+            self.sessions,
+            self.guild_settings,
+            self.meetups,
             clock=self.clock,
             jobs_changed=self.dispatcher.jobs_changed,
         )

@@ -217,3 +217,10 @@ def ping_only(role_id: int | None) -> discord.AllowedMentions:
     return discord.AllowedMentions(
         everyone=False, users=False, replied_user=False, roles=[discord.Object(role_id)]
     )
+
+
+def message_nonce(nonce: str | None) -> str | int:
+    """The job's nonce (a repeat of the same post is then dropped by Discord), or a random
+    one as discord.py would pick. Never discord.utils.MISSING: it is sent as the text "..."
+    and makes unrelated posts collide."""
+    return nonce if nonce is not None else secrets.randbits(64)

@@ -129,6 +129,20 @@ class SetupCog(commands.Cog):
             "before they start.",
         )
 
+    topics = app_commands.Group(
+        name="topics", description="Settings for topic suggestions.", parent=setup
+    )
+
+    @topics.command(
+        name="max-per-member", description="Open topic suggestions one member may have per meetup."
+    )
+    @app_commands.describe(limit="1 to 25 (default 3)")
+    async def topics_max_per_member(
+        self, interaction: Interaction, limit: app_commands.Range[int, 1, 25]
+    ) -> None:
+        await self.bot.guild_settings.set_topics_max_per_member(actor(interaction), limit)
+        await reply(interaction, f"Done: each member may have {limit} open suggestions per meetup.")
+
     @setup.command(name="regions", description="The regions members and meetups pick from.")
     @app_commands.describe(regions="Comma-separated, e.g. North West, Yorkshire and the Humber")
     async def regions(self, interaction: Interaction, regions: str) -> None:

@@ -32,6 +32,7 @@ class GuildSettings(Base):
     # Minutes before a meetup, largest first.
     reminder_offsets: Mapped[list[int] | None] = mapped_column(JSON)
     regions: Mapped[list[str] | None] = mapped_column(JSON)
+    topics_max_per_member: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_by: Mapped[int | None] = mapped_column(Snowflake, info=personal())
 
@@ -200,3 +201,111 @@ class MeetupFeedback(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str | None] = mapped_column(String(300))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Topic(Base):
+    """A discussion topic suggested for a meetup (or for the pool of the next one)."""
+
+    __tablename__ = "topics"
+    __table_args__ = (UniqueConstraint("guild_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    number: Mapped[int] = mapped_column(Integer)
+    # None: in the general pool, offered to the next meetup's poll.
+    meetup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetups.id", ondelete="SET NULL"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(100))
+    details: Mapped[str | None] = mapped_column(String(1000))
+    suggested_by: Mapped[int | None] = mapped_column(Snowflake, info=personal())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # open, in_poll, chosen, merged, removed or withdrawn
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    carried_over: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"))
+    # Place on the meetup's agenda once chosen (1 = first).
+    agenda_place: Mapped[int | None] = mapped_column(Integer)
+    # A member who volunteered to lead it ("I'll lead this").
+    lead_by: Mapped[int | None] = mapped_column(Snowflake, info=personal())
+
+
+class TopicSupport(Base):
+    """A member backing a topic (its suggester too): 'me too' for near-duplicates."""
+
+    __tablename__ = "topic_support"
+    __table_args__ = (UniqueConstraint("topic_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Snowflake, index=True, info=personal())
+
+
+class Poll(Base):
+    """A dot-vote on a meetup's topics; its winners become the agenda."""
+
+    __tablename__ = "polls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    meetup_id: Mapped[int] = mapped_column(ForeignKey("meetups.id", ondelete="CASCADE"), index=True)
+    votes_per_member: Mapped[int] = mapped_column(Integer)
+    agenda_size: Mapped[int] = mapped_column(Integer)
+    # live or hidden
+    results: Mapped[str] = mapped_column(String(8))
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # open or closed
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    channel_id: Mapped[int | None] = mapped_column(Snowflake)
+    message_id: Mapped[int | None] = mapped_column(Snowflake)
+    opened_by: Mapped[int | None] = mapped_column(Snowflake, info=personal())
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PollTopic(Base):
+    """The topics on a poll's ballot, fixed when it opens."""
+
+    __tablename__ = "poll_topics"
+
+    poll_id: Mapped[int] = mapped_column(
+        ForeignKey("polls.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Ballot(Base):
+    """One member's dots used in one poll; the budget is enforced on this row."""
+
+    __tablename__ = "ballots"
+    __table_args__ = (
+        UniqueConstraint("poll_id", "user_id"),
+        CheckConstraint("used >= 0", name="used_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Snowflake, index=True, info=personal())
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Vote(Base):
+    """Dots one member put on one topic of a poll."""
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        UniqueConstraint("poll_id", "user_id", "topic_id"),
+        CheckConstraint("dots >= 0", name="dots_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Snowflake, info=personal())
+    dots: Mapped[int] = mapped_column(Integer, default=0)

@@ -40,6 +40,7 @@ class GuildSettingsView:
     reminder_offsets_are_default: bool
     regions: tuple[str, ...]
     regions_are_default: bool
+    topics_max_per_member: int | None
     channels: dict[ChannelPurpose, int]
     updated_at: datetime | None
     updated_by: int | None
@@ -49,6 +50,7 @@ class GuildSettingsView:
 
 
 CACHE_FOR = timedelta(seconds=30)
+MAX_TOPICS_PER_MEMBER = 25
 
 
 def require_manager(actor: Actor) -> None:
@@ -147,6 +149,14 @@ class GuildSettingsService:
         require_manager(actor)
         return await self._update(actor, regions=list(parse_regions(text)))
 
+    async def set_topics_max_per_member(self, actor: Actor, limit: int) -> GuildSettingsView:
+        require_manager(actor)
+        if not 1 <= limit <= MAX_TOPICS_PER_MEMBER:
+            raise BadInput(
+                f"A member may have 1 to {MAX_TOPICS_PER_MEMBER} open suggestions per meetup."
+            )
+        return await self._update(actor, topics_max_per_member=limit)
+
     async def _update(self, actor: Actor, **values: Any) -> GuildSettingsView:
         async with self._sessions.begin() as session:
             await repositories.ensure_guild_settings(session, actor.guild_id)
@@ -181,6 +191,7 @@ class GuildSettingsService:
             reminder_offsets_are_default=offsets is None,
             regions=regions or DEFAULT_REGIONS,
             regions_are_default=regions is None,
+            topics_max_per_member=row.topics_max_per_member if row else None,
             channels={
                 ChannelPurpose(channel.purpose): channel.channel_id
                 for channel in channels

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +43,7 @@ from db.raw import RawTransaction, to_datetime, within
 from db.repositories import guild_settings as settings_repo
 from db.repositories import jobs as jobs_repo
 from db.repositories import meetups as repo
+from db.repositories import topics as topics_repo
 
 REMINDER = "reminder"
 SERIES_NEXT = "series-next"
@@ -82,6 +83,8 @@ class MeetupView:
     maybe: int = 0
     not_going: int = 0
     waitlisted: int = 0
+    # Topics the members chose by vote, in order (issue: topic polls).
+    agenda: tuple[str, ...] = ()
 
     @property
     def ends_at(self) -> datetime:
@@ -788,8 +791,13 @@ class MeetupService:
                 series = await repo.series(session, meetup.series_id)
                 if series is not None and not series.cancelled:
                     repeats[meetup.series_id] = Repeat(series.repeat)
+        agendas = await topics_repo.agenda(session, [m.id for m in meetups])
         return [
-            _view_of(m, repeats.get(m.series_id or 0, Repeat.NONE), counts[m.id]) for m in meetups
+            replace(
+                _view_of(m, repeats.get(m.series_id or 0, Repeat.NONE), counts[m.id]),
+                agenda=tuple(agendas[m.id]),
+            )
+            for m in meetups
         ]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
@@ -20,7 +19,7 @@ from bot.domain.meetups import Repeat, RsvpStatus
 from bot.domain.when import preview_when
 from bot.errors import BadInput, NotFound
 from bot.services.meetups import Attendee, Changed, MeetupDraft, MeetupView
-from cogs._ui import actor, cut, handle_error, inert, ping_only, reply
+from cogs._ui import actor, cut, handle_error, inert, message_nonce, ping_only, reply
 from cogs.meetups import _embeds
 from cogs.meetups._views import (
     announcement_view,
@@ -215,9 +214,7 @@ class MeetupsCog(commands.Cog):
             view=announcement_view(meetup.id, status=meetup.status),
             allowed_mentions=ping_only(ping),
             # A series' next announcement, re-posted after a crash, must not appear twice.
-            # Otherwise a random nonce, as discord.py would pick (never discord's MISSING:
-            # it would be sent as the text "..." and make announcements collide).
-            nonce=nonce if nonce is not None else secrets.randbits(64),
+            nonce=message_nonce(nonce),
         )
         thread_id = None
         try:

@@ -73,8 +73,18 @@ def announcement(meetup: MeetupView, *, tz_name: str) -> discord.Embed:
         local = meetup.starts_at.astimezone(ZoneInfo(tz_name)).replace(tzinfo=None)
         embed.add_field(name="Repeats", value=describe_repeat(meetup.repeat, local), inline=True)
     embed.add_field(name="RSVPs", value=counts_text(meetup), inline=False)
+    add_agenda(embed, meetup)
     embed.set_footer(text="RSVP with the buttons below. Times show in your own timezone.")
     return embed
+
+
+def add_agenda(embed: discord.Embed, meetup: MeetupView) -> None:
+    """The topics members chose by vote, in order."""
+    if meetup.agenda:
+        lines = [f"{place}. {inert(title)}" for place, title in enumerate(meetup.agenda, start=1)]
+        embed.add_field(
+            name="Agenda (chosen by vote)", value=cut("\n".join(lines), 1024), inline=False
+        )
 
 
 def reminder(r: Reminder) -> tuple[str, discord.Embed]:
@@ -92,6 +102,7 @@ def reminder(r: Reminder) -> tuple[str, discord.Embed]:
     for name, value in _where(meetup):
         embed.add_field(name=name, value=cut(value, 1024), inline=True)
     embed.add_field(name="RSVPs", value=counts_text(meetup), inline=False)
+    add_agenda(embed, meetup)
     return content, embed
 
 

@@ -51,6 +51,7 @@ NOT_PEOPLE = {
     "announcement_message_id",
     "thread_id",
     "scheduled_event_id",
+    "message_id",
 }
 
 

@@ -1,0 +1,599 @@
+"""Use cases behind /topic: suggest, back, merge, dot-vote, close, carry over."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock, utcnow
+from bot.domain.members import Actor
+from bot.domain.topics import (
+    DEFAULT_AGENDA_SIZE,
+    DEFAULT_MAX_PER_MEMBER,
+    DEFAULT_VOTES,
+    MAX_POLL_TOPICS,
+    Ranked,
+    Results,
+    TopicStatus,
+    check_agenda_size,
+    check_details,
+    check_title,
+    check_votes,
+    near_duplicate,
+    poll_closes,
+    rank,
+)
+from bot.errors import BadInput, Conflict, NotAllowed, NotFound
+from bot.services.guild_settings import GuildSettingsService
+from bot.services.meetups import MeetupService
+from db.engine import Sessions
+from db.models import Ballot, Meetup, Poll, PollTopic, Topic, TopicSupport, Vote
+from db.repositories import guild_settings as settings_repo
+from db.repositories import jobs as jobs_repo
+from db.repositories import meetups as meetups_repo
+from db.repositories import topics as repo
+
+POLL_CLOSE = "poll-close"
+
+
+@dataclass(frozen=True)
+class TopicView:
+    id: int
+    guild_id: int
+    number: int
+    title: str
+    details: str | None
+    suggested_by: int | None
+    meetup_id: int | None
+    status: TopicStatus
+    carried_over: bool
+    support: int = 0
+    lead_by: int | None = None
+
+
+@dataclass(frozen=True)
+class Suggested:
+    """A new topic, or the open one it looks like (nothing created then)."""
+
+    topic: TopicView
+    duplicate_of: TopicView | None = None
+
+
+@dataclass(frozen=True)
+class PollView:
+    id: int
+    guild_id: int
+    meetup_id: int
+    meetup_number: int
+    votes_per_member: int
+    agenda_size: int
+    results: Results
+    closes_at: datetime
+    open: bool
+    channel_id: int | None
+    message_id: int | None
+    topics: list[TopicView]
+    tally: dict[int, int]
+    voters: int
+
+
+@dataclass(frozen=True)
+class BallotView:
+    poll: PollView
+    mine: dict[int, int]
+
+    @property
+    def remaining(self) -> int:
+        return self.poll.votes_per_member - sum(self.mine.values())
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A poll's result: the ranking and the agenda it set."""
+
+    poll: PollView
+    ranking: list[Ranked]
+    agenda: list[TopicView]
+    carried_over: list[TopicView] = field(default_factory=list)
+    newly_closed: bool = True
+
+
+# What "I'll lead this" hands over (the lightning-talk feature plugs in here).
+Volunteered = Callable[[Actor, TopicView, int], Awaitable[None]]
+
+
+class TopicService:
+    def __init__(
+        self,
+        sessions: Sessions,
+        settings: GuildSettingsService,
+        meetups: MeetupService,
+        *,
+        clock: Clock = utcnow,
+        jobs_changed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._meetups = meetups
+        self._clock = clock
+        self._jobs_changed = jobs_changed
+        self.on_volunteer: Volunteered | None = None
+
+    # --- members ----------------------------------------------------------------------
+
+    async def suggest(
+        self,
+        actor: Actor,
+        title: str,
+        details: str | None,
+        meetup_number: int | None,
+        *,
+        anyway: bool = False,
+    ) -> Suggested:
+        """A new topic for a meetup (the next one by default, else the general pool)."""
+        title = check_title(title)
+        details = check_details(details)
+        settings = await self._settings.get(actor.guild_id)
+        limit = settings.topics_max_per_member or DEFAULT_MAX_PER_MEMBER
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            meetup_id = await self._target_meetup(session, actor.guild_id, meetup_number, now)
+            live = await repo.open_topics(session, actor.guild_id, meetup_id, with_pool=True)
+            similar = near_duplicate(title, [(t.id, t.title) for t in live])
+            if similar is not None and not anyway:
+                [match] = [t for t in live if t.id == similar]
+                existing = await self._view(session, match)
+                return Suggested(existing, duplicate_of=existing)
+            if (
+                await repo.open_suggestions(session, actor.guild_id, actor.user_id, meetup_id)
+                >= limit
+            ):
+                raise Conflict(
+                    f"You already have {limit} open suggestions for this meetup. Withdraw one "
+                    "(`/topic withdraw`) or back someone else's with `/topic list`."
+                )
+            topic = Topic(
+                guild_id=actor.guild_id,
+                number=await settings_repo.next_number(session, actor.guild_id, "topic"),
+                meetup_id=meetup_id,
+                title=title,
+                details=details,
+                suggested_by=actor.user_id,
+                created_at=now,
+                status=TopicStatus.OPEN.value,
+                carried_over=False,
+            )
+            session.add(topic)
+            await session.flush()
+            await repo.add_support(session, actor.guild_id, topic.id, actor.user_id)
+            return Suggested(await self._view(session, topic))
+
+    async def support(self, actor: Actor, number: int) -> TopicView:
+        async with self._sessions.begin() as session:
+            topic = await self._live(session, actor.guild_id, number)
+            await repo.add_support(session, actor.guild_id, topic.id, actor.user_id)
+            return await self._view(session, topic)
+
+    async def edit(
+        self, actor: Actor, number: int, title: str | None, details: str | None
+    ) -> TopicView:
+        if title is None and details is None:
+            raise BadInput("Give a new title or new details.")
+        async with self._sessions.begin() as session:
+            topic = await self._own_open(session, actor, number, "edit")
+            if title is not None:
+                topic.title = check_title(title)
+            if details is not None:
+                topic.details = check_details(details)
+            return await self._view(session, topic)
+
+    async def withdraw(self, actor: Actor, number: int) -> TopicView:
+        async with self._sessions.begin() as session:
+            topic = await self._own_open(session, actor, number, "withdraw")
+            topic.status = TopicStatus.WITHDRAWN.value
+            return await self._view(session, topic)
+
+    async def topics(
+        self, guild_id: int, meetup_number: int | None
+    ) -> tuple[Meetup | None, list[TopicView]]:
+        """Open topics for a meetup (the next one by default) and the general pool."""
+        async with self._sessions() as session:
+            meetup_id = await self._target_meetup(session, guild_id, meetup_number, self._clock())
+            meetup = await session.get(Meetup, meetup_id) if meetup_id else None
+            live = await repo.open_topics(session, guild_id, meetup_id, with_pool=True)
+            return meetup, await self._views(session, live)
+
+    async def choices(self, guild_id: int) -> list[TopicView]:
+        """Live topics for autocomplete."""
+        async with self._sessions() as session:
+            live = await session.scalars(
+                select(Topic)
+                .where(Topic.guild_id == guild_id, Topic.status.in_(repo.LIVE_STATUSES))
+                .order_by(Topic.number.desc())
+                .limit(100)
+            )
+            return await self._views(session, list(live))
+
+    # --- organisers -------------------------------------------------------------------
+
+    async def merge(self, actor: Actor, source: int, target: int) -> tuple[TopicView, TopicView]:
+        """Fold a duplicate into another topic: its backers back the target."""
+        await self._meetups.require_organiser(actor)
+        if source == target:
+            raise BadInput("Pick two different topics to merge.")
+        async with self._sessions.begin() as session:
+            src = await self._live(session, actor.guild_id, source)
+            dst = await self._live(session, actor.guild_id, target)
+            if TopicStatus.IN_POLL in (src.status, dst.status):
+                raise Conflict("Topics on an open poll's ballot can't be merged until it closes.")
+            backers = await session.scalars(
+                select(TopicSupport.user_id).where(TopicSupport.topic_id == src.id)
+            )
+            for user_id in list(backers):
+                await repo.add_support(session, actor.guild_id, dst.id, user_id)
+            src.status = TopicStatus.MERGED.value
+            src.merged_into_id = dst.id
+            return await self._view(session, src), await self._view(session, dst)
+
+    async def remove(self, actor: Actor, number: int) -> TopicView:
+        await self._meetups.require_organiser(actor)
+        async with self._sessions.begin() as session:
+            topic = await self._live(session, actor.guild_id, number)
+            if topic.status == TopicStatus.IN_POLL:
+                raise Conflict("That topic is on an open poll's ballot; close the poll first.")
+            topic.status = TopicStatus.REMOVED.value
+            return await self._view(session, topic)
+
+    async def open_poll(
+        self,
+        actor: Actor,
+        meetup_number: int,
+        *,
+        votes: int = DEFAULT_VOTES,
+        closes: str | None = None,
+        results: Results = Results.LIVE,
+        agenda_size: int = DEFAULT_AGENDA_SIZE,
+    ) -> PollView:
+        settings = await self._meetups.require_organiser(actor)
+        votes, agenda_size = check_votes(votes), check_agenda_size(agenda_size)
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            meetup = await meetups_repo.by_number(session, actor.guild_id, meetup_number)
+            if meetup is None or meetup.status != "scheduled" or meetup.starts_at <= now:
+                raise NotFound(f"TechMeet #{meetup_number} is not an upcoming meetup.")
+            if await repo.open_poll_for(session, meetup.id) is not None:
+                raise Conflict(f"TechMeet #{meetup_number} already has an open poll.")
+            closes_at = poll_closes(
+                closes, starts_at=meetup.starts_at, now=now, tz=ZoneInfo(settings.timezone)
+            )
+            live = [
+                t
+                for t in await repo.open_topics(session, actor.guild_id, meetup.id, with_pool=True)
+                if t.status == TopicStatus.OPEN
+            ]
+            if not live:
+                raise Conflict(
+                    "There are no open topics to vote on yet: members can `/topic suggest`."
+                )
+            if len(live) > MAX_POLL_TOPICS:
+                raise Conflict(
+                    f"{len(live)} topics are open, more than a ballot holds ({MAX_POLL_TOPICS}). "
+                    "Merge duplicates (`/topic merge`) or remove some (`/topic remove`) first."
+                )
+            poll = Poll(
+                guild_id=actor.guild_id,
+                meetup_id=meetup.id,
+                votes_per_member=votes,
+                agenda_size=agenda_size,
+                results=results.value,
+                closes_at=closes_at,
+                status="open",
+                opened_by=actor.user_id,
+                opened_at=now,
+            )
+            session.add(poll)
+            await session.flush()
+            for topic in live:
+                session.add(PollTopic(poll_id=poll.id, topic_id=topic.id))
+                # Pool topics join this meetup: the poll decides their fate here.
+                topic.meetup_id = meetup.id
+                topic.status = TopicStatus.IN_POLL.value
+            await jobs_repo.schedule(
+                session,
+                guild_id=actor.guild_id,
+                kind=POLL_CLOSE,
+                subject_id=poll.id,
+                due_at=closes_at,
+            )
+            view = await self._poll_view(session, poll)
+        self._jobs_changed()
+        return view
+
+    async def attach_poll_message(self, poll_id: int, channel_id: int, message_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Poll)
+                .where(Poll.id == poll_id)
+                .values(channel_id=channel_id, message_id=message_id)
+            )
+
+    async def discard_poll(self, poll_id: int) -> None:
+        """Undo opening a poll whose message could not be posted."""
+        async with self._sessions.begin() as session:
+            poll = await session.get(Poll, poll_id)
+            if poll is None:
+                return
+            topic_ids = [t.id for t in await repo.poll_topics(session, poll_id)]
+            await repo.set_statuses(session, topic_ids, TopicStatus.OPEN.value)
+            await jobs_repo.cancel_open(
+                session, [POLL_CLOSE], poll_id, now=self._clock(), why="not posted"
+            )
+            await session.delete(poll)
+        self._jobs_changed()
+
+    async def close_meetup_poll(self, actor: Actor, meetup_number: int) -> Outcome:
+        await self._meetups.require_organiser(actor)
+        async with self._sessions() as session:
+            meetup = await meetups_repo.by_number(session, actor.guild_id, meetup_number)
+            poll = await repo.open_poll_for(session, meetup.id) if meetup else None
+        if poll is None:
+            raise NotFound(f"TechMeet #{meetup_number} has no open poll.")
+        return await self.close(poll.id)
+
+    async def close(self, poll_id: int) -> Outcome:
+        """Close a poll exactly once (the job, or an organiser): rank, set the agenda, carry
+        the rest over. Closing again returns the same outcome and changes nothing."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            closed = await session.execute(
+                update(Poll)
+                .where(Poll.id == poll_id, Poll.status == "open")
+                .values(status="closed", closed_at=now)
+            )
+            newly = bool(closed.rowcount)  # type: ignore[attr-defined]
+            poll = await session.get(Poll, poll_id, populate_existing=True)
+            if poll is None:
+                raise NotFound("That poll no longer exists.")
+            topics = await repo.poll_topics(session, poll_id)
+            dots = await repo.tally(session, poll_id)
+            ranking = rank([(t.id, dots.get(t.id, 0), t.number) for t in topics])
+            by_id = {t.id: t for t in topics}
+            chosen_ids = [r.topic_id for r in ranking if r.dots > 0][: poll.agenda_size]
+            if newly:
+                await jobs_repo.cancel_open(
+                    session, [POLL_CLOSE], poll_id, now=now, why="closed by an organiser"
+                )
+                for place, topic_id in enumerate(chosen_ids, start=1):
+                    topic = by_id[topic_id]
+                    topic.status = TopicStatus.CHOSEN.value
+                    topic.agenda_place = place
+                for topic in topics:
+                    if topic.id not in chosen_ids and topic.status == TopicStatus.IN_POLL:
+                        # Not chosen this time: offered to the next meetup's poll.
+                        topic.status = TopicStatus.OPEN.value
+                        topic.meetup_id = None
+                        topic.carried_over = True
+            await session.flush()
+            view = await self._poll_view(session, poll)
+            agenda = [await self._view(session, by_id[i]) for i in chosen_ids]
+            carried = [await self._view(session, t) for t in topics if t.id not in chosen_ids]
+        self._jobs_changed()
+        return Outcome(view, ranking, agenda, carried, newly)
+
+    async def poll_status(self, actor: Actor, meetup_number: int) -> tuple[PollView, list[int]]:
+        """For organisers: who has voted (never how)."""
+        await self._meetups.require_organiser(actor)
+        async with self._sessions() as session:
+            meetup = await meetups_repo.by_number(session, actor.guild_id, meetup_number)
+            poll = await repo.latest_poll_for(session, meetup.id) if meetup else None
+            if poll is None:
+                raise NotFound(f"TechMeet #{meetup_number} has no poll.")
+            return await self._poll_view(session, poll), await repo.voters(session, poll.id)
+
+    # --- voting -----------------------------------------------------------------------
+
+    async def poll(self, poll_id: int) -> PollView | None:
+        async with self._sessions() as session:
+            poll = await session.get(Poll, poll_id)
+            return None if poll is None else await self._poll_view(session, poll)
+
+    async def ballot(self, guild_id: int, user_id: int, poll_id: int) -> BallotView:
+        async with self._sessions() as session:
+            poll = await session.get(Poll, poll_id)
+            if poll is None or poll.guild_id != guild_id:
+                raise NotFound("That poll no longer exists.")
+            return BallotView(
+                await self._poll_view(session, poll), await repo.my_votes(session, poll_id, user_id)
+            )
+
+    async def add_dot(self, guild_id: int, user_id: int, poll_id: int, topic_id: int) -> BallotView:
+        """One more dot from the member's budget on a topic. The budget is enforced by one
+        conditional statement, so concurrent clicks can never overspend it."""
+        now = self._clock()
+        async with self._sessions.raw() as tx:
+            poll = await repo.raw_poll_for_vote(tx, poll_id, topic_id)
+            _check_votable(poll, guild_id, now)
+            assert poll is not None
+            if poll["on_ballot"] is None:
+                raise NotFound("That topic is not on this poll's ballot.")
+            used = await repo.raw_spend_dot(
+                tx,
+                guild_id=guild_id,
+                poll_id=poll_id,
+                user_id=user_id,
+                budget=poll["votes_per_member"],
+                now=now,
+            )
+            if used is None:
+                raise Conflict(
+                    f"You've used all {poll['votes_per_member']} of your dots. Take one back "
+                    "from another topic to move it."
+                )
+            await repo.raw_add_dot(
+                tx, guild_id=guild_id, poll_id=poll_id, topic_id=topic_id, user_id=user_id
+            )
+        return await self.ballot(guild_id, user_id, poll_id)
+
+    async def remove_dot(
+        self, guild_id: int, user_id: int, poll_id: int, topic_id: int
+    ) -> BallotView:
+        now = self._clock()
+        async with self._sessions.raw() as tx:
+            poll = await repo.raw_poll_for_vote(tx, poll_id, topic_id)
+            _check_votable(poll, guild_id, now)
+            if not await repo.raw_take_back_dot(
+                tx, poll_id=poll_id, topic_id=topic_id, user_id=user_id, now=now
+            ):
+                raise Conflict("You have no dot on that topic to take back.")
+        return await self.ballot(guild_id, user_id, poll_id)
+
+    async def member_left(self, guild_id: int, user_id: int) -> list[int]:
+        """A member left: their votes leave the open polls' tallies. Returns those polls."""
+        async with self._sessions.begin() as session:
+            return await repo.drop_member_votes(session, guild_id, user_id)
+
+    async def volunteer(self, actor: Actor, topic_id: int) -> TopicView:
+        """ "I'll lead this": the member leads a topic on the agenda."""
+        async with self._sessions.begin() as session:
+            topic = await session.get(Topic, topic_id)
+            if topic is None or topic.guild_id != actor.guild_id:
+                raise NotFound("That topic no longer exists.")
+            if topic.status != TopicStatus.CHOSEN:
+                raise Conflict("Only topics on the agenda can be led.")
+            if topic.lead_by not in (None, actor.user_id):
+                raise Conflict(f"<@{topic.lead_by}> is already leading this topic.")
+            topic.lead_by = actor.user_id
+            view = await self._view(session, topic)
+        if self.on_volunteer is not None and topic.meetup_id is not None:
+            await self.on_volunteer(actor, view, topic.meetup_id)
+        return view
+
+    # --- helpers ----------------------------------------------------------------------
+
+    async def _target_meetup(
+        self, session: AsyncSession, guild_id: int, number: int | None, now: datetime
+    ) -> int | None:
+        if number is not None:
+            meetup = await meetups_repo.by_number(session, guild_id, number)
+            if meetup is None:
+                raise NotFound(f"There is no TechMeet #{number} here.")
+            if meetup.status != "scheduled" or meetup.starts_at <= now:
+                raise Conflict(
+                    f"TechMeet #{number} is over or cancelled; suggest for a coming one."
+                )
+            return meetup.id
+        coming = await meetups_repo.upcoming(session, guild_id, now=now)
+        return coming[0].id if coming else None
+
+    async def _live(self, session: AsyncSession, guild_id: int, number: int) -> Topic:
+        topic = await repo.by_number(session, guild_id, number)
+        if topic is None or topic.status not in repo.LIVE_STATUSES:
+            raise NotFound(f"There is no open Topic #{number}. Pick one from the list.")
+        return topic
+
+    async def _own_open(self, session: AsyncSession, actor: Actor, number: int, verb: str) -> Topic:
+        topic = await self._live(session, actor.guild_id, number)
+        if topic.suggested_by != actor.user_id:
+            raise NotAllowed(f"Only the member who suggested Topic #{number} can {verb} it.")
+        if topic.status != TopicStatus.OPEN:
+            raise Conflict(f"Topic #{number} is on an open poll's ballot; it can't change now.")
+        return topic
+
+    async def _view(self, session: AsyncSession, topic: Topic) -> TopicView:
+        [view] = await self._views(session, [topic])
+        return view
+
+    async def _views(self, session: AsyncSession, topics: list[Topic] | Any) -> list[TopicView]:
+        topics = list(topics)
+        support = await repo.support_counts(session, [t.id for t in topics])
+        return [
+            TopicView(
+                id=t.id,
+                guild_id=t.guild_id,
+                number=t.number,
+                title=t.title,
+                details=t.details,
+                suggested_by=t.suggested_by,
+                meetup_id=t.meetup_id,
+                status=TopicStatus(t.status),
+                carried_over=t.carried_over,
+                support=support.get(t.id, 0),
+                lead_by=t.lead_by,
+            )
+            for t in topics
+        ]
+
+    async def _poll_view(self, session: AsyncSession, poll: Poll) -> PollView:
+        meetup = await session.get(Meetup, poll.meetup_id)
+        topics = await repo.poll_topics(session, poll.id)
+        return PollView(
+            id=poll.id,
+            guild_id=poll.guild_id,
+            meetup_id=poll.meetup_id,
+            meetup_number=meetup.number if meetup else 0,
+            votes_per_member=poll.votes_per_member,
+            agenda_size=poll.agenda_size,
+            results=Results(poll.results),
+            closes_at=poll.closes_at,
+            open=poll.status == "open",
+            channel_id=poll.channel_id,
+            message_id=poll.message_id,
+            topics=await self._views(session, list(topics)),
+            tally=await repo.tally(session, poll.id),
+            voters=len(await repo.voters(session, poll.id)),
+        )
+
+
+def _check_votable(poll: Any, guild_id: int, now: datetime) -> None:
+    if poll is None or poll["guild_id"] != guild_id:
+        raise NotFound("That poll no longer exists.")
+    if poll["status"] != "open" or poll["closes_at"] <= now:
+        raise Conflict("This poll has closed, so votes can't change any more.")
+
+
+class TopicPersonalData:
+    """Privacy: suggestions (authorship), support, votes and leading a topic."""
+
+    name = "topics"
+
+    async def export(self, session: AsyncSession, user_id: int) -> list[dict[str, Any]]:
+        suggested = await session.scalars(select(Topic).where(Topic.suggested_by == user_id))
+        backed = await session.execute(
+            select(Topic)
+            .join(TopicSupport, TopicSupport.topic_id == Topic.id)
+            .where(TopicSupport.user_id == user_id)
+        )
+        votes = await session.execute(
+            select(Vote, Topic)
+            .join(Topic, Topic.id == Vote.topic_id)
+            .where(Vote.user_id == user_id, Vote.dots > 0)
+        )
+        leading = await session.scalars(select(Topic).where(Topic.lead_by == user_id))
+        return (
+            [
+                {"server_id": str(t.guild_id), "suggested_topic": t.number, "title": t.title}
+                for t in suggested
+            ]
+            + [{"server_id": str(t.guild_id), "backed_topic": t.number} for (t,) in backed]
+            + [{"server_id": str(t.guild_id), "topic": t.number, "dots": v.dots} for v, t in votes]
+            + [{"server_id": str(t.guild_id), "leads_topic": t.number} for t in leading]
+        )
+
+    async def erase(self, session: AsyncSession, user_id: int) -> int:
+        changed = 0
+        # Their dots leave the tallies and give the budget back (ballots go too).
+        for model in (Vote, Ballot, TopicSupport):
+            result = await session.execute(delete(model).where(model.user_id == user_id))
+            changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        for column in (Topic.suggested_by, Topic.lead_by):
+            result = await session.execute(
+                update(Topic).where(column == user_id).values({column.key: None})
+            )
+            changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return changed

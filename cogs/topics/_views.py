@@ -1,0 +1,272 @@
+"""Poll messages, ballots and results: how topic votes look and the buttons that drive them.
+
+Every button that must outlive a restart is a dynamic item whose custom_id carries ids
+only; the ballot is each member's own ephemeral message, built from the database on
+every click.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.utils import format_dt
+
+from bot.domain.topics import Results
+from bot.services.topics import BallotView, Outcome, PollView, TopicView
+from cogs._ui import ReportsErrors, actor, cut, inert, reply
+
+if TYPE_CHECKING:
+    from bot.client import TechMeetBot
+    from cogs._ui import Interaction
+
+COLOUR = discord.Colour.from_rgb(120, 90, 200)
+
+
+def topic_line(topic: TopicView) -> str:
+    return f"#{topic.number} · {inert(topic.title)}"
+
+
+def dots(count: int) -> str:
+    return "●" * min(count, 20) + (f" {count}" if count else "")
+
+
+def poll_embed(poll: PollView) -> discord.Embed:
+    state = (
+        f"Closes {format_dt(poll.closes_at, 'R')} ({format_dt(poll.closes_at, 'f')})."
+        if poll.open
+        else "Voting has closed."
+    )
+    embed = discord.Embed(
+        title=f"Vote: the agenda for TechMeet #{poll.meetup_number}",
+        description=(
+            f"Each member has **{poll.votes_per_member}** dots to put on the topics they most "
+            f"want to discuss (more than one on a topic is fine). The top {poll.agenda_size} "
+            f"become the agenda. {state}"
+        ),
+        colour=COLOUR,
+    )
+    live = poll.results is Results.LIVE or not poll.open
+    lines = [
+        f"{topic_line(t)}" + (f"  {dots(poll.tally.get(t.id, 0))}" if live else "")
+        for t in poll.topics
+    ]
+    embed.add_field(name="Topics", value=cut("\n".join(lines), 1024), inline=False)
+    who = f"{poll.voters} member{'s' if poll.voters != 1 else ''} voted"
+    embed.set_footer(text=who if live else f"{who}. Results are shown when voting closes.")
+    return embed
+
+
+def poll_view(poll_id: int, *, closed: bool = False) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(VoteButton(poll_id, disabled=closed))
+    return view
+
+
+def ballot_message(ballot: BallotView, picked: int | None = None) -> dict[str, Any]:
+    """The member's own ballot: their dots, what is left, and controls."""
+    poll = ballot.poll
+    lines = []
+    for topic in poll.topics:
+        mine = ballot.mine.get(topic.id, 0)
+        marker = "▶ " if topic.id == picked else ""
+        lines.append(f"{marker}{topic_line(topic)}  {dots(mine) if mine else '·'}")
+    embed = discord.Embed(
+        title=f"Your ballot: TechMeet #{poll.meetup_number}",
+        description=cut("\n".join(lines), 4096),
+        colour=COLOUR,
+    )
+    embed.set_footer(
+        text=f"{ballot.remaining} of {poll.votes_per_member} dots left. Only you see this; "
+        "votes are anonymous."
+    )
+    view = discord.ui.View(timeout=None)
+    view.add_item(PickTopic(poll.id, ballot, picked))
+    if picked is not None:
+        view.add_item(DotButton(poll.id, picked, "add", disabled=ballot.remaining <= 0))
+        view.add_item(DotButton(poll.id, picked, "remove", disabled=not ballot.mine.get(picked)))
+    return {"embed": embed, "view": view}
+
+
+def results_message(outcome: Outcome) -> tuple[discord.Embed, discord.ui.View]:
+    poll = outcome.poll
+    by_id = {t.id: t for t in poll.topics}
+    lines = []
+    ties = False
+    for ranked in outcome.ranking:
+        topic = by_id[ranked.topic_id]
+        tie = " (tie: suggested earlier)" if ranked.tied else ""
+        ties = ties or ranked.tied
+        lines.append(f"{ranked.place}. {topic_line(topic)}: {ranked.dots} dots{tie}")
+    embed = discord.Embed(
+        title=f"The agenda for TechMeet #{poll.meetup_number}",
+        description=cut("\n".join(lines), 4096),
+        colour=COLOUR,
+    )
+    if outcome.agenda:
+        embed.add_field(
+            name="On the agenda",
+            value=cut("\n".join(topic_line(t) for t in outcome.agenda), 1024),
+            inline=False,
+        )
+    if outcome.carried_over:
+        embed.add_field(
+            name="Carried over to the next meetup",
+            value=cut(", ".join(f"#{t.number}" for t in outcome.carried_over), 1024),
+            inline=False,
+        )
+    footer = f"{poll.voters} members voted."
+    if ties:
+        footer += " Ties are broken by which topic was suggested first."
+    embed.set_footer(text=footer)
+    view = discord.ui.View(timeout=None)
+    for topic in outcome.agenda[:10]:
+        view.add_item(LeadButton(topic.id, topic.number))
+    return embed, view
+
+
+class VoteButton(
+    ReportsErrors,
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"poll:(?P<poll_id>\d+):vote",
+):
+    def __init__(self, poll_id: int, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Vote",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"poll:{poll_id}:vote",
+                disabled=disabled,
+            )
+        )
+        self.poll_id = poll_id
+
+    async def run(self, interaction: Interaction) -> None:
+        who = actor(interaction)
+        ballot = await interaction.client.topics.ballot(who.guild_id, who.user_id, self.poll_id)
+        if not ballot.poll.open:
+            await reply(interaction, "This poll has closed; the results are in the thread.")
+            return
+        await reply(interaction, **ballot_message(ballot))
+
+
+class PickTopic(
+    ReportsErrors,
+    discord.ui.DynamicItem[discord.ui.Select[discord.ui.View]],
+    template=r"ballot:(?P<poll_id>\d+):pick",
+):
+    def __init__(
+        self, poll_id: int, ballot: BallotView | None = None, picked: int | None = None
+    ) -> None:
+        options = [
+            discord.SelectOption(
+                label=cut(f"#{t.number} · {t.title}", 100),
+                value=str(t.id),
+                default=t.id == picked,
+            )
+            for t in (ballot.poll.topics if ballot else [])
+        ]
+        super().__init__(
+            discord.ui.Select(
+                custom_id=f"ballot:{poll_id}:pick",
+                placeholder="Pick a topic to put a dot on (or take one off)",
+                options=options or [discord.SelectOption(label="…", value="0")],
+            )
+        )
+        self.poll_id = poll_id
+
+    async def run(self, interaction: Interaction) -> None:
+        who = actor(interaction)
+        picked = int(self.item.values[0])
+        ballot = await interaction.client.topics.ballot(who.guild_id, who.user_id, self.poll_id)
+        await interaction.response.edit_message(**ballot_message(ballot, picked))
+
+
+class DotButton(
+    ReportsErrors,
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"ballot:(?P<poll_id>\d+):(?P<topic_id>\d+):(?P<change>add|remove)",
+):
+    def __init__(self, poll_id: int, topic_id: int, change: str, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Add a dot" if change == "add" else "Take a dot back",
+                style=discord.ButtonStyle.success
+                if change == "add"
+                else discord.ButtonStyle.secondary,
+                custom_id=f"ballot:{poll_id}:{topic_id}:{change}",
+                disabled=disabled,
+            )
+        )
+        self.poll_id, self.topic_id, self.change = poll_id, topic_id, change
+
+    async def run(self, interaction: Interaction) -> None:
+        who = actor(interaction)
+        topics = interaction.client.topics
+        vote = topics.add_dot if self.change == "add" else topics.remove_dot
+        ballot = await vote(who.guild_id, who.user_id, self.poll_id, self.topic_id)
+        await interaction.response.edit_message(**ballot_message(ballot, self.topic_id))
+        refresh_poll(interaction.client, self.poll_id)
+
+
+class LeadButton(
+    ReportsErrors,
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"lead:(?P<topic_id>\d+):(?P<number>\d+)",
+):
+    def __init__(self, topic_id: int, number: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"I'll lead #{number}",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"lead:{topic_id}:{number}",
+            )
+        )
+        self.topic_id = topic_id
+
+    async def run(self, interaction: Interaction) -> None:
+        topic = await interaction.client.topics.volunteer(actor(interaction), self.topic_id)
+        await reply(
+            interaction,
+            f"Thank you! You're leading Topic #{topic.number}: {inert(topic.title)}.",
+        )
+
+
+class BackButton(
+    ReportsErrors,
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"topic:(?P<number>\d+):back",
+):
+    def __init__(self, number: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Back Topic #{number}",
+                style=discord.ButtonStyle.success,
+                custom_id=f"topic:{number}:back",
+            )
+        )
+        self.number = number
+
+    async def run(self, interaction: Interaction) -> None:
+        topic = await interaction.client.topics.support(actor(interaction), self.number)
+        await interaction.response.edit_message(
+            content=f"You're backing Topic #{topic.number} ({topic.support} backers).",
+            embed=None,
+            view=None,
+        )
+
+
+def refresh_poll(bot: TechMeetBot, poll_id: int) -> None:
+    """The shared poll message follows the votes, at most one edit per 2 s."""
+
+    async def edit() -> None:
+        poll = await bot.topics.poll(poll_id)
+        if poll is None or poll.message_id is None or poll.channel_id is None:
+            return
+        await (
+            bot.get_partial_messageable(poll.channel_id)
+            .get_partial_message(poll.message_id)
+            .edit(embed=poll_embed(poll), view=poll_view(poll.id, closed=not poll.open))
+        )
+
+    bot.edits.request(("poll", poll_id), edit)

@@ -1,0 +1,238 @@
+"""Topics, polls, ballots and votes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Ballot, Poll, PollTopic, Topic, TopicSupport, Vote
+from db.raw import RawTransaction, to_datetime
+from db.repositories._dialect import insert
+
+LIVE_STATUSES = ("open", "in_poll")
+
+
+async def by_number(session: AsyncSession, guild_id: int, number: int) -> Topic | None:
+    return await session.scalar(
+        select(Topic).where(Topic.guild_id == guild_id, Topic.number == number)
+    )
+
+
+async def open_topics(
+    session: AsyncSession, guild_id: int, meetup_id: int | None, *, with_pool: bool
+) -> Sequence[Topic]:
+    """Topics still collecting support for a meetup (and, if asked, the general pool)."""
+    where = Topic.meetup_id == meetup_id if meetup_id is not None else Topic.meetup_id.is_(None)
+    if with_pool and meetup_id is not None:
+        where = where | Topic.meetup_id.is_(None)
+    result = await session.scalars(
+        select(Topic)
+        .where(Topic.guild_id == guild_id, Topic.status.in_(LIVE_STATUSES), where)
+        .order_by(Topic.number)
+    )
+    return result.all()
+
+
+async def support_counts(session: AsyncSession, topic_ids: Sequence[int]) -> dict[int, int]:
+    if not topic_ids:
+        return {}
+    rows = await session.execute(
+        select(TopicSupport.topic_id, func.count())
+        .where(TopicSupport.topic_id.in_(topic_ids))
+        .group_by(TopicSupport.topic_id)
+    )
+    return {int(topic_id): int(count) for topic_id, count in rows}
+
+
+async def add_support(session: AsyncSession, guild_id: int, topic_id: int, user_id: int) -> bool:
+    """True if the member was not backing the topic yet."""
+    result = await session.execute(
+        insert(session)(TopicSupport)
+        .values(guild_id=guild_id, topic_id=topic_id, user_id=user_id)
+        .on_conflict_do_nothing()
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def open_suggestions(
+    session: AsyncSession, guild_id: int, user_id: int, meetup_id: int | None
+) -> int:
+    where = Topic.meetup_id == meetup_id if meetup_id is not None else Topic.meetup_id.is_(None)
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Topic)
+        .where(
+            Topic.guild_id == guild_id,
+            Topic.suggested_by == user_id,
+            Topic.status.in_(LIVE_STATUSES),
+            where,
+        )
+    )
+    return int(count or 0)
+
+
+async def open_poll_for(session: AsyncSession, meetup_id: int) -> Poll | None:
+    return await session.scalar(
+        select(Poll).where(Poll.meetup_id == meetup_id, Poll.status == "open")
+    )
+
+
+async def latest_poll_for(session: AsyncSession, meetup_id: int) -> Poll | None:
+    return await session.scalar(
+        select(Poll).where(Poll.meetup_id == meetup_id).order_by(Poll.id.desc()).limit(1)
+    )
+
+
+async def poll_topics(session: AsyncSession, poll_id: int) -> Sequence[Topic]:
+    result = await session.scalars(
+        select(Topic)
+        .join(PollTopic, PollTopic.topic_id == Topic.id)
+        .where(PollTopic.poll_id == poll_id)
+        .order_by(Topic.number)
+    )
+    return result.all()
+
+
+async def tally(session: AsyncSession, poll_id: int) -> dict[int, int]:
+    rows = await session.execute(
+        select(Vote.topic_id, func.coalesce(func.sum(Vote.dots), 0))
+        .where(Vote.poll_id == poll_id)
+        .group_by(Vote.topic_id)
+    )
+    return {topic_id: int(dots) for topic_id, dots in rows}
+
+
+async def voters(session: AsyncSession, poll_id: int) -> list[int]:
+    result = await session.scalars(
+        select(Ballot.user_id).where(Ballot.poll_id == poll_id, Ballot.used > 0)
+    )
+    return list(result)
+
+
+async def my_votes(session: AsyncSession, poll_id: int, user_id: int) -> dict[int, int]:
+    rows = await session.execute(
+        select(Vote.topic_id, Vote.dots).where(
+            Vote.poll_id == poll_id, Vote.user_id == user_id, Vote.dots > 0
+        )
+    )
+    return {int(topic_id): int(dots) for topic_id, dots in rows}
+
+
+async def agenda(session: AsyncSession, meetup_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Chosen topics' titles per meetup, in agenda order."""
+    result: dict[int, list[str]] = {meetup_id: [] for meetup_id in meetup_ids}
+    if not meetup_ids:
+        return result
+    rows = await session.execute(
+        select(Topic.meetup_id, Topic.title)
+        .where(Topic.meetup_id.in_(meetup_ids), Topic.status == "chosen")
+        .order_by(Topic.agenda_place)
+    )
+    for meetup_id, title in rows:
+        if meetup_id is not None:
+            result[meetup_id].append(title)
+    return result
+
+
+async def drop_member_votes(session: AsyncSession, guild_id: int, user_id: int) -> list[int]:
+    """A member left: their ballots in open polls go; returns those polls' ids."""
+    polls = list(
+        await session.scalars(
+            select(Ballot.poll_id)
+            .join(Poll, Poll.id == Ballot.poll_id)
+            .where(Ballot.guild_id == guild_id, Ballot.user_id == user_id, Poll.status == "open")
+        )
+    )
+    if polls:
+        await session.execute(delete(Vote).where(Vote.poll_id.in_(polls), Vote.user_id == user_id))
+        await session.execute(
+            delete(Ballot).where(Ballot.poll_id.in_(polls), Ballot.user_id == user_id)
+        )
+    return polls
+
+
+async def set_statuses(session: AsyncSession, topic_ids: Sequence[int], status: str) -> None:
+    if topic_ids:
+        await session.execute(update(Topic).where(Topic.id.in_(topic_ids)).values(status=status))
+
+
+# --- a dot, straight on the driver (db.raw): votes come in bursts ----------------------------
+
+_POLL_FOR_VOTE = """
+SELECT p.guild_id, p.status, p.closes_at, p.votes_per_member, p.meetup_id,
+       pt.topic_id AS on_ballot
+FROM polls AS p
+LEFT OUTER JOIN poll_topics AS pt ON pt.poll_id = p.id AND pt.topic_id = $2
+WHERE p.id = $1
+"""
+
+
+async def raw_poll_for_vote(
+    tx: RawTransaction, poll_id: int, topic_id: int
+) -> Mapping[str, Any] | None:
+    """The poll (share-locked on PostgreSQL, so closing waits for votes in flight)."""
+    row = await tx.row(
+        _POLL_FOR_VOTE + (" FOR SHARE OF p" if tx.postgres else ""), poll_id, topic_id
+    )
+    if row is not None:
+        row = {**row, "closes_at": to_datetime(row["closes_at"])}
+    return row
+
+
+async def raw_spend_dot(
+    tx: RawTransaction, *, guild_id: int, poll_id: int, user_id: int, budget: int, now: datetime
+) -> int | None:
+    """Dots used after spending one more, or None when the budget is spent. One statement,
+    so two clicks at once can never both take the last dot."""
+    row = await tx.row(
+        "INSERT INTO ballots (guild_id, poll_id, user_id, used, updated_at)"
+        " VALUES ($1, $2, $3, 1, $5)"
+        " ON CONFLICT (poll_id, user_id) DO UPDATE SET used = ballots.used + 1,"
+        " updated_at = excluded.updated_at WHERE ballots.used + 1 <= $4"
+        " RETURNING used",
+        guild_id,
+        poll_id,
+        user_id,
+        budget,
+        now,
+    )
+    return None if row is None else int(row["used"])
+
+
+async def raw_add_dot(
+    tx: RawTransaction, *, guild_id: int, poll_id: int, topic_id: int, user_id: int
+) -> None:
+    await tx.execute(
+        "INSERT INTO votes (guild_id, poll_id, topic_id, user_id, dots) VALUES ($1, $2, $3, $4, 1)"
+        " ON CONFLICT (poll_id, user_id, topic_id) DO UPDATE SET dots = votes.dots + 1",
+        guild_id,
+        poll_id,
+        topic_id,
+        user_id,
+    )
+
+
+async def raw_take_back_dot(
+    tx: RawTransaction, *, poll_id: int, topic_id: int, user_id: int, now: datetime
+) -> bool:
+    """One dot off a topic and back into the member's budget; False if there was none."""
+    taken = await tx.execute(
+        "UPDATE votes SET dots = dots - 1"
+        " WHERE poll_id = $1 AND topic_id = $2 AND user_id = $3 AND dots > 0",
+        poll_id,
+        topic_id,
+        user_id,
+    )
+    if taken != 1:
+        return False
+    await tx.execute(
+        "UPDATE ballots SET used = used - 1, updated_at = $3 WHERE poll_id = $1 AND user_id = $2",
+        poll_id,
+        user_id,
+        now,
+    )
+    return True

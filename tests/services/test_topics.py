@@ -1,0 +1,331 @@
+"""/topic use cases on SQLite and PostgreSQL: suggestions, duplicates, dot budgets, closing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.domain.guild_settings import ChannelPurpose
+from bot.domain.members import Actor
+from bot.domain.topics import Results, TopicStatus
+from bot.errors import BadInput, Conflict, NotAllowed, NotFound
+from bot.services.guild_settings import GuildSettingsService
+from bot.services.meetups import MeetupDraft, MeetupService
+from bot.services.privacy import PrivacyService, personal_data_sources
+from bot.services.topics import POLL_CLOSE, TopicService
+from db.engine import Sessions
+from db.models import ScheduledJob, Topic, Vote
+from tests.clock import FakeClock
+
+GUILD = 600_000_000_000_000_001
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+ORGANISER = Actor(GUILD, 1, manage_events=True)
+MANAGER = Actor(GUILD, 2, manage_guild=True)
+ADA, BOB, CAL = Actor(GUILD, 11), Actor(GUILD, 12), Actor(GUILD, 13)
+POSTING = frozenset(
+    {
+        "view_channel",
+        "send_messages",
+        "embed_links",
+        "read_message_history",
+        "create_public_threads",
+        "send_messages_in_threads",
+    }
+)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+async def services(sessions: Sessions, clock: FakeClock) -> tuple[MeetupService, TopicService]:
+    settings = GuildSettingsService(sessions, default_timezone="Europe/London", clock=clock)
+    await settings.set_channel(MANAGER, ChannelPurpose.ANNOUNCEMENTS, 5, bot_permissions=POSTING)
+    meetups = MeetupService(sessions, settings, clock=clock)
+    return meetups, TopicService(sessions, settings, meetups, clock=clock)
+
+
+@pytest.fixture
+def topics(services: tuple[MeetupService, TopicService]) -> TopicService:
+    return services[1]
+
+
+async def meetup(
+    services: tuple[MeetupService, TopicService], when: str = "2026-12-03 18:00"
+) -> int:
+    created = await services[0].create(ORGANISER, MeetupDraft(title="Network night", when=when))
+    return created.meetup.number
+
+
+async def test_suggest_for_the_next_meetup_or_the_pool(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """Without a meetup a topic waits in the pool; then it goes to the next meetup."""
+    pooled = await topics.suggest(ADA, "Eduroam certificate renewals", None, None)
+    assert pooled.topic.meetup_id is None
+    assert pooled.topic.number == 1
+    number = await meetup(services)
+    nxt = await topics.suggest(BOB, "Wi-Fi 7 rollout", "Who has tried it?", None)
+    assert nxt.topic.meetup_id is not None
+    _, listed = await topics.topics(GUILD, number)
+    assert [t.number for t in listed] == [1, 2]  # the pool is offered too
+
+
+async def test_near_duplicate_is_caught_then_backed(
+    services: tuple[MeetupService, TopicService], topics: TopicService, sessions: Sessions
+) -> None:
+    """A near-duplicate creates nothing: the member backs the existing topic, or insists."""
+    await meetup(services)
+    first = await topics.suggest(ADA, "Intune for student laptops", None, None)
+    again = await topics.suggest(BOB, "student laptops: Intune!", None, None)
+    assert again.duplicate_of is not None
+    assert again.duplicate_of.number == first.topic.number
+    backed = await topics.support(BOB, first.topic.number)
+    assert backed.support == 2
+    anyway = await topics.suggest(BOB, "student laptops: Intune!", None, None, anyway=True)
+    assert anyway.duplicate_of is None
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Topic)) == 2
+
+
+async def test_per_member_limit(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """At most 3 open suggestions per member per meetup (default), to stop flooding."""
+    await meetup(services)
+    for title in ("VLAN design", "Backup testing", "Printer drivers"):
+        await topics.suggest(ADA, title, None, None)
+    with pytest.raises(Conflict, match="3 open suggestions"):
+        await topics.suggest(ADA, "Projector lamps", None, None)
+    await topics.withdraw(ADA, 1)
+    await topics.suggest(ADA, "Projector lamps", None, None)
+
+
+async def test_only_the_suggester_edits_or_withdraws(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """Edit and withdraw are the suggester's; merge and remove are organisers'."""
+    await meetup(services)
+    await topics.suggest(ADA, "Moodle upgrades", None, None)
+    with pytest.raises(NotAllowed):
+        await topics.edit(BOB, 1, "Hijacked", None)
+    with pytest.raises(NotAllowed):
+        await topics.withdraw(BOB, 1)
+    with pytest.raises(NotAllowed):
+        await topics.remove(BOB, 1)
+    edited = await topics.edit(ADA, 1, "Moodle 5 upgrades", "Plugins that broke")
+    assert (edited.title, edited.details) == ("Moodle 5 upgrades", "Plugins that broke")
+
+
+async def test_merge_moves_backers(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """Merging folds a topic into another; its backers now back the target."""
+    await meetup(services)
+    await topics.suggest(ADA, "Password managers", None, None)
+    await topics.suggest(BOB, "SSO for staff", None, None)
+    await topics.support(CAL, 1)
+    with pytest.raises(NotAllowed):
+        await topics.merge(ADA, 1, 2)
+    merged, into = await topics.merge(ORGANISER, 1, 2)
+    assert merged.status is TopicStatus.MERGED
+    assert into.support == 3
+
+
+async def poll_with_topics(
+    services: tuple[MeetupService, TopicService], titles: list[str], **options: object
+) -> tuple[int, list[int]]:
+    number = await meetup(services)
+    topics = services[1]
+    ids = []
+    for i, title in enumerate(titles):
+        author = Actor(GUILD, 100 + i)
+        ids.append((await topics.suggest(author, title, None, None)).topic.id)
+    poll = await topics.open_poll(ORGANISER, number, **options)  # type: ignore[arg-type]
+    return poll.id, ids
+
+
+async def test_open_poll_freezes_topics_and_schedules_closing(
+    services: tuple[MeetupService, TopicService], topics: TopicService, sessions: Sessions
+) -> None:
+    """Opening a poll puts open topics on the ballot (no more edits) and arms its close."""
+    poll_id, _ = await poll_with_topics(services, ["Wi-Fi 7", "Cyber Essentials"], votes=2)
+    with pytest.raises(Conflict, match="ballot"):
+        await topics.edit(Actor(GUILD, 100), 1, "Changed", None)
+    with pytest.raises(Conflict, match="already has an open poll"):
+        await topics.open_poll(ORGANISER, 1)
+    async with sessions() as session:
+        job = await session.scalar(select(ScheduledJob).where(ScheduledJob.kind == POLL_CLOSE))
+    assert job is not None
+    assert (job.subject_id, job.due_at) == (poll_id, datetime(2026, 12, 2, 18, 0, tzinfo=UTC))
+
+
+async def test_poll_refuses_too_many_topics(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """More than 25 topics: organisers are asked to merge or remove first."""
+    number = await meetup(services)
+    words = [
+        "Moodle",
+        "Intune",
+        "Eduroam",
+        "VLANs",
+        "Printers",
+        "Backups",
+        "Firewalls",
+        "Projectors",
+        "Chromebooks",
+        "SCCM",
+        "Jamf",
+        "Wi-Fi",
+        "Phishing",
+        "Laptops",
+        "Licensing",
+        "CCTV",
+        "Tills",
+        "Sensors",
+        "Kiosks",
+        "Servers",
+        "Storage",
+        "Printing",
+        "Patching",
+        "Monitoring",
+        "Ticketing",
+        "Cabling",
+    ]
+    for i, word in enumerate(words):
+        await topics.suggest(Actor(GUILD, 200 + i), f"{word} in practice", None, None)
+    with pytest.raises(Conflict, match="merge"):
+        await topics.open_poll(ORGANISER, number)
+
+
+async def test_dot_budget_holds_under_concurrent_clicks(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """Ten simultaneous clicks with a budget of 3: exactly 3 dots land."""
+    poll_id, ids = await poll_with_topics(services, ["A topic", "B topic"], votes=3)
+    results = await asyncio.gather(
+        *(topics.add_dot(GUILD, 50, poll_id, ids[i % 2]) for i in range(10)),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert len(refused) == 7
+    ballot = await topics.ballot(GUILD, 50, poll_id)
+    assert sum(ballot.mine.values()) == 3
+    assert ballot.remaining == 0
+    back = await topics.remove_dot(
+        GUILD, 50, poll_id, ids[0] if ballot.mine.get(ids[0]) else ids[1]
+    )
+    assert back.remaining == 1
+
+
+async def test_thousand_members_vote_at_once(
+    services: tuple[MeetupService, TopicService], topics: TopicService, sessions: Sessions
+) -> None:
+    """1,000 members each putting a dot on at the same time: every one counted once."""
+    poll_id, ids = await poll_with_topics(services, ["Alpha", "Bravo", "Charlie"], votes=1)
+    await asyncio.gather(
+        *(topics.add_dot(GUILD, 10_000 + i, poll_id, ids[i % 3]) for i in range(1000))
+    )
+    poll = await topics.poll(poll_id)
+    assert poll is not None
+    assert poll.tally == {ids[0]: 334, ids[1]: 333, ids[2]: 333}
+    assert poll.voters == 1000
+    async with sessions() as session:
+        assert await session.scalar(select(func.sum(Vote.dots))) == 1000
+
+
+async def test_close_ranks_sets_agenda_and_carries_over(
+    services: tuple[MeetupService, TopicService], topics: TopicService, clock: FakeClock
+) -> None:
+    """Closing ranks by dots (ties to the earliest suggestion); the top N are the agenda,
+    the rest go back to the pool; votes after closing are refused; closing twice is a no-op."""
+    poll_id, ids = await poll_with_topics(
+        services, ["One", "Two", "Three", "Four"], votes=2, agenda_size=2
+    )
+    for user, topic in [(1, 1), (2, 1), (3, 2), (4, 2), (5, 3)]:
+        await topics.add_dot(GUILD, 300 + user, poll_id, ids[topic])
+    outcome = await topics.close(poll_id)
+    assert [r.topic_id for r in outcome.ranking][:3] == [ids[1], ids[2], ids[3]]
+    assert outcome.ranking[0].tied
+    assert [t.id for t in outcome.agenda] == [ids[1], ids[2]]
+    assert {t.id for t in outcome.carried_over} == {ids[0], ids[3]}
+    with pytest.raises(Conflict, match="closed"):
+        await topics.add_dot(GUILD, 399, poll_id, ids[0])
+    again = await topics.close(poll_id)
+    assert not again.newly_closed
+    assert [t.id for t in again.agenda] == [ids[1], ids[2]]
+    view = await services[0].by_number(GUILD, 1)
+    assert view.agenda == ("Two", "Three")
+    later = await meetup(services, "2026-12-10 18:00")
+    _, pool = await topics.topics(GUILD, later)
+    assert {t.title for t in pool if t.carried_over} == {"One", "Four"}
+
+
+async def test_votes_stop_at_the_closing_time(
+    services: tuple[MeetupService, TopicService], topics: TopicService, clock: FakeClock
+) -> None:
+    """Even before the close job has run, a vote after the closing time is refused."""
+    poll_id, ids = await poll_with_topics(services, ["Late topic"], closes="1h")
+    clock.advance(hours=1)
+    with pytest.raises(Conflict, match="closed"):
+        await topics.add_dot(GUILD, 400, poll_id, ids[0])
+
+
+async def test_leavers_and_erased_members_leave_the_tally(
+    services: tuple[MeetupService, TopicService],
+    topics: TopicService,
+    sessions: Sessions,
+    clock: FakeClock,
+) -> None:
+    """A member who left, or erased their data, no longer counts; their topics stay."""
+    poll_id, ids = await poll_with_topics(services, ["Kept topic"], votes=2)
+    await topics.add_dot(GUILD, 500, poll_id, ids[0])
+    await topics.add_dot(GUILD, 501, poll_id, ids[0])
+    assert await topics.member_left(GUILD, 500) == [poll_id]
+    settings = GuildSettingsService(sessions, default_timezone="Europe/London", clock=clock)
+    privacy = PrivacyService(sessions, personal_data_sources(settings, clock), clock=clock)
+    export = await privacy.export(100)
+    assert export["data"]["topics"][0]["title"] == "Kept topic"
+    await privacy.erase(501)
+    await privacy.erase(100)
+    poll = await topics.poll(poll_id)
+    assert poll is not None
+    assert poll.tally.get(ids[0], 0) == 0
+    assert poll.topics[0].suggested_by is None
+
+
+async def test_volunteer_to_lead(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """'I'll lead this' is for agenda topics, one leader each; the hook is called."""
+    handed: list[tuple[int, int]] = []
+
+    async def hook(actor: Actor, topic: object, meetup_id: int) -> None:
+        handed.append((actor.user_id, meetup_id))
+
+    topics.on_volunteer = hook
+    poll_id, ids = await poll_with_topics(services, ["Lead me"], votes=1)
+    await topics.add_dot(GUILD, 600, poll_id, ids[0])
+    outcome = await topics.close(poll_id)
+    led = await topics.volunteer(ADA, outcome.agenda[0].id)
+    assert led.lead_by == ADA.user_id
+    with pytest.raises(Conflict, match="already leading"):
+        await topics.volunteer(BOB, outcome.agenda[0].id)
+    assert handed == [(ADA.user_id, outcome.poll.meetup_id)]
+
+
+async def test_unknown_things_are_not_found(topics: TopicService) -> None:
+    """Numbers that don't exist give a clear answer."""
+    with pytest.raises(NotFound):
+        await topics.support(ADA, 99)
+    with pytest.raises(NotFound):
+        await topics.add_dot(GUILD, 1, 999, 1)
+    with pytest.raises(BadInput):
+        await topics.suggest(ADA, "no", None, None)
+    assert Results.HIDDEN.value == "hidden"
