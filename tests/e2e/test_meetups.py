@@ -14,66 +14,25 @@ from bot.client import TechMeetBot
 from bot.domain.meetups import RsvpStatus
 from bot.scheduler import LEASE
 from tests.clock import FakeClock
-from tests.e2e.conftest import MANAGE_EVENTS, MANAGE_GUILD, StartBot, StopBot
+from tests.e2e.conftest import (
+    MANAGE_EVENTS,
+    MANAGE_GUILD,
+    StartBot,
+    StopBot,
+    create,
+    custom_ids,
+    fields,
+    iso_in,
+)
 from tests.standin import DiscordStandIn, FakeChannel, FakeGuild, FakeMember, FakeMessage
 from tests.standin.permissions import BOT_DEFAULT
 
 CREATE_EVENTS = discord.Permissions(create_events=True).value
 
 
-def iso_in(**delta: float) -> str:
-    """A start time `delta` from now, typed as ISO 8601 with an offset."""
-    moment = datetime.now(UTC) + timedelta(**delta)
-    return moment.replace(microsecond=0).isoformat()
-
-
 @pytest.fixture
 def guild(standin: DiscordStandIn) -> FakeGuild:
     return standin.add_guild("FE Technicians", bot_permissions=BOT_DEFAULT | CREATE_EVENTS)
-
-
-@pytest.fixture
-def organiser(guild: FakeGuild) -> FakeMember:
-    return guild.add_member("Olu Organiser", permissions=MANAGE_EVENTS)
-
-
-@pytest.fixture
-async def announcements(
-    standin: DiscordStandIn, guild: FakeGuild, manager: FakeMember, bot: TechMeetBot
-) -> FakeChannel:
-    channel = guild.add_text_channel("announcements")
-    organisers = guild.add_text_channel("organisers")
-    await standin.wait_for_gateway_idle()
-    for purpose, target in (("announcements", channel), ("organisers", organisers)):
-        reply = await standin.slash(
-            guild, manager, "setup channel", purpose=purpose, channel=target
-        )
-        assert reply.content.startswith("Done"), reply.content
-    return channel
-
-
-async def create(
-    standin: DiscordStandIn, guild: FakeGuild, who: FakeMember, **options: object
-) -> FakeMessage:
-    """Create a meetup and return its announcement."""
-    values = {"title": "Network monitoring night", "when": iso_in(days=6), **options}
-    reply = await standin.slash(guild, who, "techmeet create", options=values)
-    assert reply.ephemeral
-    assert "Scheduled **TechMeet #" in reply.content, reply.content
-    message_id = int(reply.content.rsplit("/", 1)[1].split()[0])
-    message = standin.find_message(message_id)
-    assert message is not None
-    return message
-
-
-def fields(message: FakeMessage) -> dict[str, str]:
-    return {field["name"]: field["value"] for field in message.embeds[0]["fields"]}
-
-
-def custom_ids(message: FakeMessage) -> list[str]:
-    return [
-        c["custom_id"] for row in message.components for c in row["components"] if "custom_id" in c
-    ]
 
 
 async def test_create_posts_an_announcement_with_buttons(

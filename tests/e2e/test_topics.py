@@ -1,0 +1,231 @@
+"""/topic through the Discord stand-in: suggest, duplicates, vote, restart, auto-close."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.client import TechMeetBot
+from tests.clock import FakeClock
+from tests.e2e.conftest import StartBot, StopBot, create
+from tests.standin import (
+    DiscordStandIn,
+    FakeChannel,
+    FakeGuild,
+    FakeMember,
+    FakeMessage,
+    InteractionReply,
+)
+
+
+def component_ids(message: FakeMessage | InteractionReply) -> list[str]:
+    return [
+        c["custom_id"] for row in message.components for c in row["components"] if "custom_id" in c
+    ]
+
+
+async def suggest(
+    standin: DiscordStandIn, guild: FakeGuild, who: FakeMember, title: str
+) -> InteractionReply:
+    reply = await standin.slash(guild, who, "topic suggest", title=title)
+    assert reply.ephemeral
+    return reply
+
+
+async def open_poll(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    thread: FakeChannel,
+    **options: object,
+) -> FakeMessage:
+    reply = await standin.slash(guild, organiser, "topic poll", options={"meetup": 1, **options})
+    assert "The vote is open" in reply.content, reply.content
+    return await standin.wait_for_message(
+        thread, lambda m: bool(m.embeds) and m.embeds[0]["title"].startswith("Vote")
+    )
+
+
+async def vote(
+    standin: DiscordStandIn, poll: FakeMessage, member: FakeMember, topic_id: int
+) -> InteractionReply:
+    """Open the ballot, pick the topic, add a dot."""
+    [vote_button] = component_ids(poll)
+    ballot = await standin.click(poll, vote_button, member)
+    assert ballot.ephemeral
+    [picker] = component_ids(ballot)
+    picked = await standin.click(ballot, picker, member, values=[str(topic_id)])
+    add = next(cid for cid in component_ids(picked) if cid.endswith(":add"))
+    return await standin.click(picked, add, member)
+
+
+def ballot_topic_ids(reply: InteractionReply) -> dict[str, int]:
+    """Select option label (title part) -> topic id."""
+    [row] = [r for r in reply.components if r["components"][0]["type"] == 3]
+    return {o["label"].split(" · ", 1)[1]: int(o["value"]) for o in row["components"][0]["options"]}
+
+
+async def test_duplicates_vote_restart_and_automatic_close(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    member: FakeMember,
+    manager: FakeMember,
+    bots: tuple[StartBot, StopBot],
+) -> None:
+    """The whole journey, across a restart: the poll closes itself at its time and the
+    winners become the agenda shown in /techmeet info."""
+    start, stop = bots
+    clock = FakeClock(datetime.now(UTC))
+    bot = await start(clock=clock)
+    channel = guild.add_text_channel("announcements")
+    ada, bob = guild.add_member("Ada"), guild.add_member("Bob")
+    await standin.wait_for_gateway_idle()
+    await standin.slash(guild, manager, "setup channel", purpose="announcements", channel=channel)
+    announcement = await create(standin, guild, organiser)
+    thread = announcement.thread
+    assert thread is not None
+
+    first = await suggest(standin, guild, ada, "Eduroam certificate renewals")
+    assert "Topic #1" in first.content or "#1 ·" in first.content
+    dup = await suggest(standin, guild, bob, "renewals of eduroam certificates")
+    assert "looks like" in dup.content
+    back = next(cid for cid in component_ids(dup) if cid.endswith(":back"))
+    backed = await standin.click(dup, back, bob)
+    assert "backing Topic #1" in backed.content
+    await suggest(standin, guild, bob, "Intune for student laptops")
+    await suggest(standin, guild, member, "Projector lamp budgets")
+
+    poll = await open_poll(standin, guild, organiser, thread, votes=2, closes="1h", agenda_size=2)
+    [vote_button] = component_ids(poll)
+    ballot = await standin.click(poll, vote_button, ada)
+    ids = ballot_topic_ids(ballot)
+    assert set(ids) == {
+        "Eduroam certificate renewals",
+        "Intune for student laptops",
+        "Projector lamp budgets",
+    }
+    voted = await vote(standin, poll, ada, ids["Intune for student laptops"])
+    assert "1 of 2 dots left" in voted.embeds[0]["footer"]["text"]
+
+    await stop(bot)
+    bot = await start(clock=clock)
+    # The old message's buttons still work after the restart.
+    await vote(standin, poll, ada, ids["Intune for student laptops"])
+    spent = await vote(standin, poll, bob, ids["Eduroam certificate renewals"])
+    assert "1 of 2 dots left" in spent.embeds[0]["footer"]["text"]
+    # Out of dots: the ballot says so and its Add button is off (the service refuses too).
+    ballot = await standin.click(poll, vote_button, ada)
+    [picker] = component_ids(ballot)
+    picked = await standin.click(ballot, picker, ada, values=[str(ids["Projector lamp budgets"])])
+    assert "0 of 2 dots left" in picked.embeds[0]["footer"]["text"]
+    [add] = [
+        c
+        for row in picked.components
+        for c in row["components"]
+        if c.get("custom_id", "").endswith(":add")
+    ]
+    assert add["disabled"] is True
+
+    clock.advance(hours=1, seconds=1)
+    await bot.dispatcher.run_due()
+    results = await standin.wait_for_message(
+        thread, lambda m: bool(m.embeds) and m.embeds[0]["title"].startswith("The agenda")
+    )
+    assert results.embeds[0]["description"].startswith("1. #2 · Intune for student laptops: 2 dots")
+    lead_buttons = [cid for cid in component_ids(results) if cid.startswith("lead:")]
+    assert len(lead_buttons) == 2
+    info = await standin.slash(guild, member, "techmeet info", meetup=1)
+    agenda = {f["name"]: f["value"] for f in info.embeds[0]["fields"]}["Agenda (chosen by vote)"]
+    assert agenda.splitlines() == [
+        "1. Intune for student laptops",
+        "2. Eduroam certificate renewals",
+    ]
+    late = await standin.click(poll, vote_button, member)
+    assert "has closed" in late.content
+    led = await standin.click(results, lead_buttons[0], member)
+    assert "You're leading Topic #2" in led.content
+
+
+async def test_hidden_results_and_organiser_commands(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    member: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """Hidden results show only how many voted; poll-status names voters, not choices;
+    members can't run organiser commands."""
+    announcement = await create(standin, guild, organiser)
+    assert announcement.thread is not None
+    await suggest(standin, guild, member, "Cyber Essentials evidence")
+    for command, options in [
+        ("topic poll", {"meetup": 1}),
+        ("topic close", {"meetup": 1}),
+        ("topic merge", {"source": 1, "target": 1}),
+        ("topic remove", {"topic": 1}),
+        ("topic poll-status", {"meetup": 1}),
+    ]:
+        refused = await standin.slash(guild, member, command, options=options)
+        assert "Only organisers" in refused.content, (command, refused.content)
+    poll = await open_poll(standin, guild, organiser, announcement.thread, results="hidden")
+    [vote_button] = component_ids(poll)
+    ballot = await standin.click(poll, vote_button, member)
+    await vote(standin, poll, member, next(iter(ballot_topic_ids(ballot).values())))
+
+    def footer() -> str:
+        found = standin.find_message(poll.id)
+        return found.embeds[0]["footer"]["text"] if found and found.embeds else ""
+
+    # The coalesced edit brings the count; the tally itself stays hidden.
+    await standin.wait_until(lambda: "1 member voted" in footer() or None, 5, footer)
+    shown = standin.find_message(poll.id)
+    assert shown is not None
+    assert "●" not in shown.embeds[0]["fields"][0]["value"]
+    status = await standin.slash(guild, organiser, "topic poll-status", meetup=1)
+    assert f"<@{member.id}>" in status.content
+    assert status.allowed_mentions == {"parse": []}
+
+
+async def test_topic_text_is_inert(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    member: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """@everyone, role mentions, invites and masked links in a title don't ping or embed."""
+    await create(standin, guild, organiser)
+    role = guild.add_role("Staff")
+    title = f"@everyone <@&{role.id}> discord.gg/free [prize](https://evil.example)"
+    reply = await suggest(standin, guild, member, title)
+    assert reply.allowed_mentions == {"parse": []}
+    listing = await standin.slash(guild, member, "topic list")
+    text = listing.embeds[0]["description"]
+    assert "@everyone" not in text.replace("@\u200beveryone", "")
+    assert f"<@&{role.id}>" not in text
+    assert "](https://evil.example)" not in text
+
+
+@pytest.mark.parametrize(
+    ("title", "message"),
+    [("ab", "3 to 100"), ("x" * 101, "")],
+)
+async def test_bad_titles(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    member: FakeMember,
+    bot: TechMeetBot,
+    title: str,
+    message: str,
+) -> None:
+    """Too short is refused by the bot; too long never reaches it (Discord's own limit)."""
+    if len(title) > 100:
+        with pytest.raises(Exception, match="100"):
+            await standin.slash(guild, member, "topic suggest", title=title)
+        return
+    reply = await standin.slash(guild, member, "topic suggest", title=title)
+    assert message in reply.content
