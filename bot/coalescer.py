@@ -39,12 +39,14 @@ class Coalescer:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 action = self._latest.pop(key)
-                self._last_run[key] = time.monotonic()
                 self._editing.add(key)
                 try:
                     await _run(key, action)
                 finally:
                     self._editing.discard(key)
+                    # Counted from when the edit is done: a slow request must not bring
+                    # the next one closer to it at Discord's end.
+                    self._last_run[key] = time.monotonic()
         finally:
             self._tasks.pop(key, None)
 

@@ -1,0 +1,154 @@
+"""A burst of 1,000 votes on one agenda poll: vote handling time, and what the shared poll
+message went through (how many edits, how far apart, how soon it showed the true tally).
+
+    .venv/bin/python -m benchmarks.vote_burst [--postgres-url URL]
+
+The bot runs as `techmeet run` in its own process against the Discord stand-in, which
+limits message edits like Discord (5 per 5 s per channel) and counts any 429.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import secrets
+import tempfile
+from datetime import UTC, datetime, timedelta
+from time import perf_counter
+
+from benchmarks.rsvp_latency import MANAGE, TECHMEET, fresh_postgres, percentiles, spawn
+from tests.standin import DiscordStandIn, FakeMember, FakeMessage
+
+VOTERS = 1000
+SPREAD = 10.0  # seconds over which the votes arrive
+TOPICS = ("Eduroam certificates", "Intune enrolment", "Backup testing")
+
+
+def edit_times(message: FakeMessage) -> list[datetime]:
+    stamps = [version.edited_timestamp for version in message.edits[1:]]
+    stamps.append(message.edited_timestamp)
+    return [datetime.fromisoformat(s) for s in stamps if s]
+
+
+async def run(database_url: str) -> dict[str, str]:
+    standin = DiscordStandIn()
+    await standin.start()
+    guild = standin.add_guild("TechMeet")
+    manager = guild.add_member("Manager", permissions=MANAGE)
+    channel = guild.add_text_channel("announcements")
+    voters: list[FakeMember] = [guild.add_member(f"Voter {i}") for i in range(VOTERS)]
+    bot = await spawn(
+        [TECHMEET, "run"],
+        {
+            "DISCORD_TOKEN": standin.token,
+            "DATABASE_URL": database_url,
+            "DISCORD_API_BASE_URL": standin.api_base,
+            "DISCORD_GATEWAY_URL": standin.gateway_url,
+            "LOG_LEVEL": "WARNING",
+        },
+    )
+    try:
+        await standin.wait_for_gateway_idle(timeout=120)
+        await standin.slash(
+            guild, manager, "setup channel", purpose="announcements", channel=channel
+        )
+        when = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0).isoformat()
+        await standin.slash(guild, manager, "techmeet create", title="Burst", when=when)
+        for i, title in enumerate(TOPICS):
+            await standin.slash(guild, voters[i], "topic suggest", title=title)
+        opened = await standin.slash(guild, manager, "topic poll", meetup=1, votes=1, closes="2d")
+        poll = standin.find_message(int(opened.content.rsplit("/", 1)[1].split()[0]))
+        assert poll is not None
+        # Discord's own limit on editing messages in one channel; the bot must stay under it.
+        standin.rate_limit(rf"/channels/{poll.channel_id}/messages/\d+$", 5, 5.0)
+        vote_id = poll.components[0]["components"][0]["custom_id"]
+        poll_id = int(vote_id.split(":")[1])
+        ballot = await standin.click(poll, vote_id, voters[0])
+        options = [
+            o for row in ballot.components for c in row["components"] for o in c.get("options", [])
+        ]
+        topic_ids = [int(o["value"]) for o in options]
+        times: list[float] = []
+
+        async def vote(i: int) -> None:
+            topic = topic_ids[i % len(topic_ids)]
+            # The member's own ballot with the Add button for that topic (as after picking).
+            ballot = {
+                "id": str(secrets.randbits(60)),
+                "channel_id": str(poll.channel_id),
+                "flags": 64,
+                "components": [
+                    {
+                        "type": 1,
+                        "components": [
+                            {
+                                "type": 2,
+                                "style": 3,
+                                "label": "Add a dot",
+                                "custom_id": f"ballot:{poll_id}:{topic}:add",
+                            }
+                        ],
+                    }
+                ],
+            }
+            start = perf_counter()
+            answer = await standin.click(ballot, f"ballot:{poll_id}:{topic}:add", voters[i])
+            times.append((perf_counter() - start) * 1000)
+            assert answer.type == 7, answer.content
+
+        burst_start = datetime.now(UTC)
+        votes = []
+        for i in range(VOTERS):  # 1,000 members within 10 seconds, as the issue puts it
+            votes.append(asyncio.create_task(vote(i)))
+            await asyncio.sleep(SPREAD / VOTERS)
+        await asyncio.gather(*votes)
+        last_vote = datetime.now(UTC)
+
+        def converged() -> bool | None:
+            message = standin.find_message(poll.id)
+            footer = message.embeds[0]["footer"]["text"] if message and message.embeds else ""
+            return f"{VOTERS} members voted" in footer or None
+
+        await standin.wait_until(converged, 30, lambda: "the poll's final tally")
+        settled = datetime.now(UTC)
+        edits = [t for t in edit_times(poll) if t >= burst_start]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(edits)]
+        p50, p99 = percentiles(times)
+        return {
+            "vote p50 / p99 ms": f"{p50:.0f} / {p99:.0f}",
+            "burst took": f"{(last_vote - burst_start).total_seconds():.1f} s",
+            "poll edits during the burst": str(len(edits)),
+            "shortest gap between edits": f"{min(gaps):.2f} s" if gaps else "n/a",
+            "true tally shown, after the last vote": (
+                f"{(settled - last_vote).total_seconds():.1f} s"
+            ),
+            "429s": str(standin.rate_limited),
+        }
+    finally:
+        bot.terminate()
+        await bot.wait()
+        await standin.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    )
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        results["SQLite"] = await run(f"sqlite+aiosqlite:///{folder}/votes.db")
+    url, drop = await fresh_postgres(args.postgres_url)
+    try:
+        results["PostgreSQL"] = await run(url)
+    finally:
+        await drop()
+    print("| | " + " | ".join(results) + " |\n|---|" + "---|" * len(results))
+    for key in next(iter(results.values())):
+        print(f"| {key} | " + " | ".join(r[key] for r in results.values()) + " |")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
