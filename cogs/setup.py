@@ -141,7 +141,10 @@ class SetupCog(commands.Cog):
         self, interaction: Interaction, limit: app_commands.Range[int, 1, 25]
     ) -> None:
         await self.bot.guild_settings.set_topics_max_per_member(actor(interaction), limit)
-        await reply(interaction, f"Done: each member may have {limit} open suggestions per meetup.")
+        plural = "s" if limit != 1 else ""
+        await reply(
+            interaction, f"Done: each member may have {limit} open suggestion{plural} per meetup."
+        )
 
     @setup.command(name="regions", description="The regions members and meetups pick from.")
     @app_commands.describe(regions="Comma-separated, e.g. North West, Yorkshire and the Humber")

@@ -155,7 +155,8 @@ class TopicService:
                 >= limit
             ):
                 raise Conflict(
-                    f"You already have {limit} open suggestions for this meetup. Withdraw one "
+                    f"You already have {limit} open suggestion{'s' if limit != 1 else ''} for "
+                    "this meetup. Withdraw one "
                     "(`/topic withdraw`) or back someone else's with `/topic list`."
                 )
             topic = Topic(

@@ -229,3 +229,23 @@ async def test_bad_titles(
         return
     reply = await standin.slash(guild, member, "topic suggest", title=title)
     assert message in reply.content
+
+
+async def test_per_member_limit_is_a_setting(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    manager: FakeMember,
+    member: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """/setup topics max-per-member changes how many open suggestions a member may have."""
+    await create(standin, guild, organiser)
+    done = await standin.slash(guild, manager, "setup topics max-per-member", limit=1)
+    assert "1 open suggestion per meetup" in done.content
+    refused = await standin.slash(guild, member, "setup topics max-per-member", limit=9)
+    assert "Manage Server" in refused.content
+    await suggest(standin, guild, member, "Wi-Fi heat maps")
+    second = await suggest(standin, guild, member, "Door access control")
+    assert "already have 1 open suggestion for this meetup" in second.content
