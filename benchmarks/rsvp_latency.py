@@ -66,6 +66,22 @@ async def spawn(args: list[str], env: dict[str, str]) -> asyncio.subprocess.Proc
 Click = Callable[[str, int], Awaitable[object]]
 
 
+async def start_techmeet(standin: DiscordStandIn, database_url: str) -> asyncio.subprocess.Process:
+    """`techmeet run` against the stand-in, logged in and past its gateway start."""
+    bot = await spawn(
+        [TECHMEET, "run"],
+        {
+            "DISCORD_TOKEN": standin.token,
+            "DATABASE_URL": database_url,
+            "DISCORD_API_BASE_URL": standin.api_base,
+            "DISCORD_GATEWAY_URL": standin.gateway_url,
+            "LOG_LEVEL": "WARNING",
+        },
+    )
+    await standin.wait_for_gateway_idle(timeout=120)
+    return bot
+
+
 async def measure(click: Click, targets: dict[str, str]) -> dict[str, tuple[float, float]]:
     """Per scenario: clicks one at a time, or a burst of BURST at once; milliseconds.
 
@@ -156,18 +172,8 @@ async def techmeet_run(database_url: str) -> dict[str, tuple[float, float]]:
         *range(20_000, 20_000 + BURST),
     ):
         people[key] = guild.add_member(f"Member {key}")
-    bot = await spawn(
-        [TECHMEET, "run"],
-        {
-            "DISCORD_TOKEN": standin.token,
-            "DATABASE_URL": database_url,
-            "DISCORD_API_BASE_URL": standin.api_base,
-            "DISCORD_GATEWAY_URL": standin.gateway_url,
-            "LOG_LEVEL": "WARNING",
-        },
-    )
+    bot = await start_techmeet(standin, database_url)
     try:
-        await standin.wait_for_gateway_idle(timeout=120)
         await standin.slash(
             guild, manager, "setup channel", purpose="announcements", channel=channel
         )

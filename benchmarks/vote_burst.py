@@ -17,7 +17,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
 
-from benchmarks.rsvp_latency import MANAGE, TECHMEET, fresh_postgres, percentiles, spawn
+from benchmarks.rsvp_latency import MANAGE, fresh_postgres, percentiles, start_techmeet
 from tests.standin import DiscordStandIn, FakeMember, FakeMessage
 
 VOTERS = 1000
@@ -38,18 +38,8 @@ async def run(database_url: str) -> dict[str, str]:
     manager = guild.add_member("Manager", permissions=MANAGE)
     channel = guild.add_text_channel("announcements")
     voters: list[FakeMember] = [guild.add_member(f"Voter {i}") for i in range(VOTERS)]
-    bot = await spawn(
-        [TECHMEET, "run"],
-        {
-            "DISCORD_TOKEN": standin.token,
-            "DATABASE_URL": database_url,
-            "DISCORD_API_BASE_URL": standin.api_base,
-            "DISCORD_GATEWAY_URL": standin.gateway_url,
-            "LOG_LEVEL": "WARNING",
-        },
-    )
+    bot = await start_techmeet(standin, database_url)
     try:
-        await standin.wait_for_gateway_idle(timeout=120)
         await standin.slash(
             guild, manager, "setup channel", purpose="announcements", channel=channel
         )

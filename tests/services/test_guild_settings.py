@@ -14,22 +14,13 @@ from bot.errors import BadInput, NotAllowed
 from bot.services.guild_settings import GuildSettingsService
 from db.engine import Sessions
 from db.models import GuildChannel, GuildSettings
+from tests.services.permissions import ALL_POSTING
 
 GUILD = 900_000_000_000_000_001
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 MANAGER = Actor(GUILD, 11, manage_guild=True)
 ORGANISER = Actor(GUILD, 12, manage_events=True)
 MEMBER = Actor(GUILD, 13)
-ALL_POSTING = frozenset(
-    {
-        "view_channel",
-        "send_messages",
-        "embed_links",
-        "read_message_history",
-        "create_public_threads",
-        "send_messages_in_threads",
-    }
-)
 
 
 @pytest.fixture

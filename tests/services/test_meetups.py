@@ -18,6 +18,7 @@ from bot.services.privacy import PrivacyService, personal_data_sources
 from db.engine import Sessions
 from db.models import Meetup, Rsvp, ScheduledJob
 from tests.clock import FakeClock
+from tests.services.permissions import ALL_POSTING
 
 GUILD = 700_000_000_000_000_001
 ANNOUNCEMENTS = 42
@@ -25,16 +26,6 @@ NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 ORGANISER = Actor(GUILD, 1, manage_events=True)
 MANAGER = Actor(GUILD, 2, manage_guild=True)
 MEMBER = Actor(GUILD, 3)
-ALL = frozenset(
-    {
-        "view_channel",
-        "send_messages",
-        "embed_links",
-        "read_message_history",
-        "create_public_threads",
-        "send_messages_in_threads",
-    }
-)
 
 
 @pytest.fixture
@@ -46,7 +37,7 @@ def clock() -> FakeClock:
 async def service(sessions: Sessions, clock: FakeClock) -> MeetupService:
     settings = GuildSettingsService(sessions, default_timezone="Europe/London", clock=clock)
     await settings.set_channel(
-        MANAGER, ChannelPurpose.ANNOUNCEMENTS, ANNOUNCEMENTS, bot_permissions=ALL
+        MANAGER, ChannelPurpose.ANNOUNCEMENTS, ANNOUNCEMENTS, bot_permissions=ALL_POSTING
     )
     return MeetupService(sessions, settings, clock=clock)
 

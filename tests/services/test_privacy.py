@@ -16,19 +16,10 @@ from bot.services.privacy import PrivacyService, personal_data_sources
 from db.base import Base
 from db.engine import Sessions
 from tests.clock import FakeClock
+from tests.services.permissions import ALL_POSTING
 
 NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 ADA, BOB = 501, 502
-ALL = frozenset(
-    {
-        "view_channel",
-        "send_messages",
-        "embed_links",
-        "read_message_history",
-        "create_public_threads",
-        "send_messages_in_threads",
-    }
-)
 
 
 def personal_columns() -> list[tuple[str, str]]:
@@ -78,7 +69,7 @@ async def fill(sessions: Sessions, clock: FakeClock) -> GuildSettingsService:
         ada = Actor(guild, ADA, manage_guild=True)
         await settings.set_timezone(ada, "Europe/Paris")
         await settings.set_channel(
-            ada, ChannelPurpose.ANNOUNCEMENTS, 10 + guild, bot_permissions=ALL
+            ada, ChannelPurpose.ANNOUNCEMENTS, 10 + guild, bot_permissions=ALL_POSTING
         )
         meetup = (
             await meetups.create(ada, MeetupDraft(title="Wi-Fi clinic", when="2026-12-03 18:00"))

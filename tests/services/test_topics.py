@@ -19,22 +19,13 @@ from bot.services.topics import POLL_CLOSE, TopicService
 from db.engine import Sessions
 from db.models import ScheduledJob, Topic, Vote
 from tests.clock import FakeClock
+from tests.services.permissions import ALL_POSTING
 
 GUILD = 600_000_000_000_000_001
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 ORGANISER = Actor(GUILD, 1, manage_events=True)
 MANAGER = Actor(GUILD, 2, manage_guild=True)
 ADA, BOB, CAL = Actor(GUILD, 11), Actor(GUILD, 12), Actor(GUILD, 13)
-POSTING = frozenset(
-    {
-        "view_channel",
-        "send_messages",
-        "embed_links",
-        "read_message_history",
-        "create_public_threads",
-        "send_messages_in_threads",
-    }
-)
 
 
 @pytest.fixture
@@ -45,7 +36,9 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def services(sessions: Sessions, clock: FakeClock) -> tuple[MeetupService, TopicService]:
     settings = GuildSettingsService(sessions, default_timezone="Europe/London", clock=clock)
-    await settings.set_channel(MANAGER, ChannelPurpose.ANNOUNCEMENTS, 5, bot_permissions=POSTING)
+    await settings.set_channel(
+        MANAGER, ChannelPurpose.ANNOUNCEMENTS, 5, bot_permissions=ALL_POSTING
+    )
     meetups = MeetupService(sessions, settings, clock=clock)
     return meetups, TopicService(sessions, settings, meetups, clock=clock)
 
