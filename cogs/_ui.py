@@ -192,6 +192,9 @@ class ReportsErrors:
 _BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 
 
+_INVITE = re.compile(r"(discord(?:app)?\\?\.(?:gg|com/invite))", re.IGNORECASE)
+
+
 def inert(text: str) -> str:
     """User text made safe to show: no markdown, no masked links, no mentions, no timestamps.
 
@@ -201,6 +204,8 @@ def inert(text: str) -> str:
     text = text.translate(_BIDI_CONTROLS)
     text = discord.utils.escape_markdown(text, ignore_links=False)
     text = discord.utils.escape_mentions(text)
+    # Invites would show as a join card; a zero-width space keeps them as plain text.
+    text = _INVITE.sub(lambda match: match[0].replace(".", "\u200b."), text)
     # Belt and braces against masked links: a zero-width space between ] and (.
     return text.replace("<", "<\u200b").replace("](", "]\u200b(")
 

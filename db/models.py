@@ -243,9 +243,10 @@ class TopicSupport(Base):
 
 
 class Poll(Base):
-    """A dot-vote on a meetup's topics; its winners become the agenda."""
+    """A dot-vote on a meetup's topics; its winners become the agenda. One per meetup."""
 
     __tablename__ = "polls"
+    __table_args__ = (UniqueConstraint("meetup_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     guild_id: Mapped[int] = mapped_column(Snowflake)
@@ -259,6 +260,8 @@ class Poll(Base):
     status: Mapped[str] = mapped_column(String(8), default="open")
     channel_id: Mapped[int | None] = mapped_column(Snowflake)
     message_id: Mapped[int | None] = mapped_column(Snowflake)
+    # Set once the ranked results are posted: until then closing (again) posts them.
+    results_message_id: Mapped[int | None] = mapped_column(Snowflake)
     opened_by: Mapped[int | None] = mapped_column(Snowflake, info=personal())
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

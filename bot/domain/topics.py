@@ -61,13 +61,15 @@ def check_details(text: str | None) -> str | None:
 
 # --- near-duplicates -------------------------------------------------------------------------
 
-_WORD = re.compile(r"[^\W_]+")
+# Letters and digits, with a trailing + or # kept: C++ and C# are not C.
+_WORD = re.compile(r"[^\W_]+[+#]*")
 
 
 def normalise(title: str) -> str:
-    """Case, accents, punctuation, whitespace and word order ignored."""
-    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().casefold()
-    return " ".join(sorted(_WORD.findall(folded)))
+    """Case, accents, punctuation, whitespace and word order ignored (in any script)."""
+    decomposed = unicodedata.normalize("NFKD", title.casefold())
+    unaccented = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return " ".join(sorted(_WORD.findall(unaccented)))
 
 
 # Small words that make unrelated titles look alike ("X in practice", "Y in practice").
@@ -77,6 +79,7 @@ _STOPWORDS = frozenset(
 )
 # Two words count as the same if this alike (plurals, small typos): SequenceMatcher ratio.
 _SAME_WORD = 0.8
+_SHORT_WORD = 5
 
 
 def _words(title: str) -> list[str]:
@@ -84,13 +87,16 @@ def _words(title: str) -> list[str]:
     return [w for w in words if w not in _STOPWORDS] or words
 
 
+def _same_word(a: str, b: str) -> bool:
+    # Short words must match exactly: "sync" is not "async", "hooks" is not "books".
+    if min(len(a), len(b)) <= _SHORT_WORD:
+        return a == b
+    return SequenceMatcher(None, a, b).ratio() >= _SAME_WORD
+
+
 def _covered(these: list[str], those: list[str]) -> float:
     """The share of `these` words that have a near-identical word in `those`."""
-    found = sum(
-        any(SequenceMatcher(None, word, other).ratio() >= _SAME_WORD for other in those)
-        for word in these
-    )
-    return found / len(these)
+    return sum(any(_same_word(word, other) for other in those) for word in these) / len(these)
 
 
 def similarity(a: str, b: str) -> float:

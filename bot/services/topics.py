@@ -9,12 +9,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, utcnow
 from bot.domain.members import Actor
 from bot.domain.topics import (
     DEFAULT_AGENDA_SIZE,
+    DEFAULT_CLOSE_BEFORE,
     DEFAULT_MAX_PER_MEMBER,
     DEFAULT_VOTES,
     MAX_POLL_TOPICS,
@@ -63,6 +65,8 @@ class Suggested:
 
     topic: TopicView
     duplicate_of: TopicView | None = None
+    # The meetup asked for had already voted: the topic waits in the pool instead.
+    already_voted: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class PollView:
     topics: list[TopicView]
     tally: dict[int, int]
     voters: int
+    results_message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -144,14 +149,22 @@ class TopicService:
         now = self._clock()
         async with self._sessions.begin() as session:
             meetup_id = await self._target_meetup(session, actor.guild_id, meetup_number, now)
-            live = await repo.open_topics(session, actor.guild_id, meetup_id, with_pool=True)
+            already_voted = None
+            if meetup_id is not None and await repo.poll_for(session, meetup_id) is not None:
+                # That meetup's ballot is fixed: the topic waits for the next one's vote.
+                meetup = await session.get(Meetup, meetup_id)
+                already_voted = meetup.number if meetup else None
+                meetup_id = None
+            live = await repo.open_topics(session, actor.guild_id, meetup_id, now=now)
             similar = near_duplicate(title, [(t.id, t.title) for t in live])
             if similar is not None and not anyway:
                 [match] = [t for t in live if t.id == similar]
                 existing = await self._view(session, match)
                 return Suggested(existing, duplicate_of=existing)
             if (
-                await repo.open_suggestions(session, actor.guild_id, actor.user_id, meetup_id)
+                await repo.open_suggestions(
+                    session, actor.guild_id, actor.user_id, meetup_id, now=now
+                )
                 >= limit
             ):
                 raise Conflict(
@@ -173,7 +186,7 @@ class TopicService:
             session.add(topic)
             await session.flush()
             await repo.add_support(session, actor.guild_id, topic.id, actor.user_id)
-            return Suggested(await self._view(session, topic))
+            return Suggested(await self._view(session, topic), already_voted=already_voted)
 
     async def support(self, actor: Actor, number: int) -> TopicView:
         async with self._sessions.begin() as session:
@@ -202,13 +215,14 @@ class TopicService:
 
     async def topics(
         self, guild_id: int, meetup_number: int | None
-    ) -> tuple[Meetup | None, list[TopicView]]:
-        """Open topics for a meetup (the next one by default) and the general pool."""
+    ) -> tuple[int | None, list[TopicView]]:
+        """(meetup number, open topics) for a meetup (the next one by default) with the pool."""
+        now = self._clock()
         async with self._sessions() as session:
-            meetup_id = await self._target_meetup(session, guild_id, meetup_number, self._clock())
+            meetup_id = await self._target_meetup(session, guild_id, meetup_number, now)
             meetup = await session.get(Meetup, meetup_id) if meetup_id else None
-            live = await repo.open_topics(session, guild_id, meetup_id, with_pool=True)
-            return meetup, await self._views(session, live)
+            live = await repo.open_topics(session, guild_id, meetup_id, now=now)
+            return (meetup.number if meetup else None), await self._views(session, live)
 
     async def choices(self, guild_id: int) -> list[TopicView]:
         """Live topics for autocomplete."""
@@ -268,14 +282,16 @@ class TopicService:
             meetup = await meetups_repo.by_number(session, actor.guild_id, meetup_number)
             if meetup is None or meetup.status != "scheduled" or meetup.starts_at <= now:
                 raise NotFound(f"TechMeet #{meetup_number} is not an upcoming meetup.")
-            if await repo.open_poll_for(session, meetup.id) is not None:
-                raise Conflict(f"TechMeet #{meetup_number} already has an open poll.")
+            if await repo.poll_for(session, meetup.id) is not None:
+                raise Conflict(f"TechMeet #{meetup_number} already has its vote (one per meetup).")
             closes_at = poll_closes(
                 closes, starts_at=meetup.starts_at, now=now, tz=ZoneInfo(settings.timezone)
             )
             live = [
                 t
-                for t in await repo.open_topics(session, actor.guild_id, meetup.id, with_pool=True)
+                for t in await repo.open_topics(
+                    session, actor.guild_id, meetup.id, now=now, lock=True
+                )
                 if t.status == TopicStatus.OPEN
             ]
             if not live:
@@ -298,8 +314,12 @@ class TopicService:
                 opened_by=actor.user_id,
                 opened_at=now,
             )
-            session.add(poll)
-            await session.flush()
+            try:
+                async with session.begin_nested():
+                    session.add(poll)
+            except IntegrityError:
+                # Another organiser opened it a moment ago (one poll per meetup).
+                raise Conflict(f"TechMeet #{meetup_number} already has its vote.") from None
             for topic in live:
                 session.add(PollTopic(poll_id=poll.id, topic_id=topic.id))
                 # Pool topics join this meetup: the poll decides their fate here.
@@ -342,9 +362,10 @@ class TopicService:
         await self._meetups.require_organiser(actor)
         async with self._sessions() as session:
             meetup = await meetups_repo.by_number(session, actor.guild_id, meetup_number)
-            poll = await repo.open_poll_for(session, meetup.id) if meetup else None
+            poll = await repo.poll_for(session, meetup.id) if meetup else None
         if poll is None:
-            raise NotFound(f"TechMeet #{meetup_number} has no open poll.")
+            raise NotFound(f"TechMeet #{meetup_number} has no vote to close.")
+        # Closing a closed poll again is harmless: it posts results still missing.
         return await self.close(poll.id)
 
     async def close(self, poll_id: int) -> Outcome:
@@ -367,7 +388,8 @@ class TopicService:
             by_id = {t.id: t for t in topics}
             chosen_ids = [r.topic_id for r in ranking if r.dots > 0][: poll.agenda_size]
             if newly:
-                await jobs_repo.cancel_open(
+                # Only a job still waiting: a running one is this very close.
+                await jobs_repo.cancel_pending(
                     session, [POLL_CLOSE], poll_id, now=now, why="closed by an organiser"
                 )
                 for place, topic_id in enumerate(chosen_ids, start=1):
@@ -387,12 +409,51 @@ class TopicService:
         self._jobs_changed()
         return Outcome(view, ranking, agenda, carried, newly)
 
+    async def record_results(self, poll_id: int, message_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Poll).where(Poll.id == poll_id).values(results_message_id=message_id)
+            )
+
+    async def meetup_cancelled(self, meetup_id: int) -> int | None:
+        """The meetup is off: an open vote stops without an agenda and its topics (and any
+        waiting for it) go back to the pool. Returns the stopped poll's id."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            poll = await repo.poll_for(session, meetup_id)
+            stopped = None
+            if poll is not None and poll.status == "open":
+                poll.status, poll.closed_at, stopped = "closed", now, poll.id
+                await jobs_repo.cancel_pending(
+                    session, [POLL_CLOSE], poll.id, now=now, why="the meetup was cancelled"
+                )
+            await session.execute(
+                update(Topic)
+                .where(Topic.meetup_id == meetup_id, Topic.status.in_(repo.LIVE_STATUSES))
+                .values(status=TopicStatus.OPEN.value, meetup_id=None, carried_over=True)
+            )
+        self._jobs_changed()
+        return stopped
+
+    async def meetup_moved(self, meetup_id: int, starts_at: datetime) -> None:
+        """A vote must close before its meetup starts: an earlier start pulls it forward."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            poll = await repo.poll_for(session, meetup_id)
+            if poll is None or poll.status != "open" or poll.closes_at <= starts_at:
+                return
+            poll.closes_at = max(starts_at - DEFAULT_CLOSE_BEFORE, now)
+            for job in await jobs_repo.for_subject(session, [POLL_CLOSE], poll.id):
+                if job.state in jobs_repo.OPEN_STATES:
+                    await jobs_repo.rearm(session, job, poll.closes_at)
+        self._jobs_changed()
+
     async def poll_status(self, actor: Actor, meetup_number: int) -> tuple[PollView, list[int]]:
         """For organisers: who has voted (never how)."""
         await self._meetups.require_organiser(actor)
         async with self._sessions() as session:
             meetup = await meetups_repo.by_number(session, actor.guild_id, meetup_number)
-            poll = await repo.latest_poll_for(session, meetup.id) if meetup else None
+            poll = await repo.poll_for(session, meetup.id) if meetup else None
             if poll is None:
                 raise NotFound(f"TechMeet #{meetup_number} has no poll.")
             return await self._poll_view(session, poll), await repo.voters(session, poll.id)
@@ -493,7 +554,7 @@ class TopicService:
         return coming[0].id if coming else None
 
     async def _live(self, session: AsyncSession, guild_id: int, number: int) -> Topic:
-        topic = await repo.by_number(session, guild_id, number)
+        topic = await repo.by_number(session, guild_id, number, lock=True)
         if topic is None or topic.status not in repo.LIVE_STATUSES:
             raise NotFound(f"There is no open Topic #{number}. Pick one from the list.")
         return topic
@@ -547,7 +608,8 @@ class TopicService:
             message_id=poll.message_id,
             topics=await self._views(session, list(topics)),
             tally=await repo.tally(session, poll.id),
-            voters=len(await repo.voters(session, poll.id)),
+            voters=await repo.voter_count(session, poll.id),
+            results_message_id=poll.results_message_id,
         )
 
 
@@ -576,6 +638,7 @@ class TopicPersonalData:
             .where(Vote.user_id == user_id, Vote.dots > 0)
         )
         leading = await session.scalars(select(Topic).where(Topic.lead_by == user_id))
+        opened = await session.scalars(select(Poll).where(Poll.opened_by == user_id))
         return (
             [
                 {"server_id": str(t.guild_id), "suggested_topic": t.number, "title": t.title}
@@ -584,6 +647,10 @@ class TopicPersonalData:
             + [{"server_id": str(t.guild_id), "backed_topic": t.number} for (t,) in backed]
             + [{"server_id": str(t.guild_id), "topic": t.number, "dots": v.dots} for v, t in votes]
             + [{"server_id": str(t.guild_id), "leads_topic": t.number} for t in leading]
+            + [
+                {"server_id": str(p.guild_id), "opened_vote_for_meetup": p.meetup_id}
+                for p in opened
+            ]
         )
 
     async def erase(self, session: AsyncSession, user_id: int) -> int:
@@ -592,9 +659,9 @@ class TopicPersonalData:
         for model in (Vote, Ballot, TopicSupport):
             result = await session.execute(delete(model).where(model.user_id == user_id))
             changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
-        for column in (Topic.suggested_by, Topic.lead_by):
+        for column in (Topic.suggested_by, Topic.lead_by, Poll.opened_by):
             result = await session.execute(
-                update(Topic).where(column == user_id).values({column.key: None})
+                update(column.class_).where(column == user_id).values({column.key: None})
             )
             changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
         return changed

@@ -313,6 +313,8 @@ class MeetupsCog(commands.Cog):
         view = changed.meetup
         refresh_announcement(self.bot, view.id)
         await self.sync_event(interaction.guild, view)
+        if changed.time_changed:
+            self.bot.dispatch("meetup_moved", view.id, view.starts_at)
         if changed.title_changed:
             await self.rename_thread(view)
         told = ""
@@ -365,6 +367,8 @@ class MeetupsCog(commands.Cog):
         )
         refresh_announcement(self.bot, view.id)
         await self.sync_event(interaction.guild, view)
+        # Other features (the agenda vote) follow; they listen rather than being called.
+        self.bot.dispatch("meetup_cancelled", view.id)
         if changed.notify:
             because = f" Reason: {inert(reason)}" if reason else ""
             await self.tell_attendees(

@@ -14,7 +14,7 @@ from bot.domain.topics import DEFAULT_AGENDA_SIZE, DEFAULT_VOTES, Results
 from bot.errors import BadInput
 from bot.scheduler import Job, Outcome
 from bot.services.topics import Outcome as PollOutcome
-from bot.services.topics import TopicView
+from bot.services.topics import Suggested, TopicView
 from cogs._ui import actor, cut, handle_error, inert, message_nonce, reply
 from cogs.meetups._cog import MeetupNumber, MeetupsCog
 from cogs.meetups._views import refresh_announcement
@@ -96,7 +96,7 @@ class TopicsCog(commands.Cog):
                 view=view,
             )
             return
-        await reply(interaction, suggested_message(suggested.topic))
+        await reply(interaction, suggested_message(suggested))
 
     @topic.command(name="edit", description="Change your topic before a poll opens on it.")
     @app_commands.autocomplete(topic=topic_choices)
@@ -119,13 +119,13 @@ class TopicsCog(commands.Cog):
     @topic.command(name="list", description="Open topics for a TechMeet, with their backers.")
     @app_commands.autocomplete(meetup=upcoming_meetups)
     async def list_(self, interaction: Interaction, meetup: MeetupNumber | None = None) -> None:
-        found, topics = await self.bot.topics.topics(actor(interaction).guild_id, meetup)
-        heading = f"Topics for TechMeet #{found.number}" if found else "Topics in the pool"
+        number, topics = await self.bot.topics.topics(actor(interaction).guild_id, meetup)
+        heading = f"Topics for TechMeet #{number}" if number else "Topics in the pool"
         if not topics:
             await reply(interaction, f"{heading}: none yet. Suggest one with `/topic suggest`.")
             return
         pages = [topics[i : i + PAGE] for i in range(0, len(topics), PAGE)]
-        view = Pages(heading, pages, owner=interaction.user.id)
+        view = Pages(heading, pages)  # an ephemeral message: only its reader can turn pages
         await reply(
             interaction, embed=view.embed(), view=view if len(pages) > 1 else discord.utils.MISSING
         )
@@ -236,16 +236,18 @@ class TopicsCog(commands.Cog):
     # --- results, jobs, members leaving ------------------------------------------------------
 
     async def announce_results(self, outcome: PollOutcome, *, nonce: str | None = None) -> None:
-        """Post the ranked results and settle the poll message (once per poll)."""
+        """Post the ranked results (until they are recorded as posted) and settle the poll
+        message. A failed post is retried by the close job; its nonce stops a double."""
         poll = outcome.poll
         refresh_poll(self.bot, poll.id)
         refresh_announcement(self.bot, poll.meetup_id)
-        if not outcome.newly_closed or poll.channel_id is None:
+        if poll.results_message_id is not None or poll.channel_id is None:
             return
         embed, view = results_message(outcome)
-        await self.bot.get_partial_messageable(poll.channel_id).send(
-            embed=embed, view=view, nonce=message_nonce(nonce)
+        message = await self.bot.get_partial_messageable(poll.channel_id).send(
+            embed=embed, view=view, nonce=message_nonce(nonce or f"res{poll.id}")
         )
+        await self.bot.topics.record_results(poll.id, message.id)
 
     async def close_job(self, job: Job, now: datetime) -> Outcome:
         """A state change: runs however late after downtime, exactly once."""
@@ -261,15 +263,34 @@ class TopicsCog(commands.Cog):
             log.info("could not tell %s: %s", user_id, error)
 
     @commands.Cog.listener()
+    async def on_meetup_cancelled(self, meetup_id: int) -> None:
+        """Its vote stops without an agenda; its topics go back to the pool."""
+        stopped = await self.bot.topics.meetup_cancelled(meetup_id)
+        if stopped is not None:
+            refresh_poll(self.bot, stopped)
+
+    @commands.Cog.listener()
+    async def on_meetup_moved(self, meetup_id: int, starts_at: datetime) -> None:
+        """A vote closes before its meetup starts, however the start moves."""
+        await self.bot.topics.meetup_moved(meetup_id, starts_at)
+
+    @commands.Cog.listener()
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
         """A member left: their votes leave the tallies."""
         for poll_id in await self.bot.topics.member_left(payload.guild_id, payload.user.id):
             refresh_poll(self.bot, poll_id)
 
 
-def suggested_message(topic: TopicView) -> str:
-    where = "the pool for the next TechMeet" if topic.meetup_id is None else "the next vote"
-    return f"Thanks! {topic_line(topic)} is in {where}. Others can back it with `/topic list`."
+def suggested_message(suggested: Suggested) -> str:
+    topic = suggested.topic
+    where = "the pool for the next TechMeet's vote" if topic.meetup_id is None else "the next vote"
+    note = (
+        f" TechMeet #{suggested.already_voted} has already had its vote, so it waits for the "
+        "next one."
+        if suggested.already_voted
+        else ""
+    )
+    return f"Thanks! {topic_line(topic)} is in {where}.{note} Others can back it in `/topic list`."
 
 
 class SuggestAnyway(discord.ui.View):
@@ -297,9 +318,7 @@ class SuggestAnyway(discord.ui.View):
         suggested = await self.cog.bot.topics.suggest(
             actor(interaction), self.title, self.details, self.meetup, anyway=True
         )
-        await interaction.response.edit_message(
-            content=suggested_message(suggested.topic), view=None
-        )
+        await interaction.response.edit_message(content=suggested_message(suggested), view=None)
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
@@ -310,9 +329,9 @@ class SuggestAnyway(discord.ui.View):
 class Pages(discord.ui.View):
     """A long topic list, ten at a time."""
 
-    def __init__(self, heading: str, pages: list[list[TopicView]], *, owner: int) -> None:
+    def __init__(self, heading: str, pages: list[list[TopicView]]) -> None:
         super().__init__(timeout=600)
-        self.heading, self.pages, self.page, self.owner = heading, pages, 0, owner
+        self.heading, self.pages, self.page = heading, pages, 0
 
     def embed(self) -> discord.Embed:
         lines = [

@@ -47,11 +47,13 @@ def poll_embed(poll: PollView) -> discord.Embed:
         colour=COLOUR,
     )
     live = poll.results is Results.LIVE or not poll.open
+    # Up to 25 topics: the list goes in the description (4096 characters), each line cut so
+    # every topic and its tally always shows.
     lines = [
-        f"{topic_line(t)}" + (f"  {dots(poll.tally.get(t.id, 0))}" if live else "")
+        cut(topic_line(t), 140) + (f"  {dots(poll.tally.get(t.id, 0))}" if live else "")
         for t in poll.topics
     ]
-    embed.add_field(name="Topics", value=cut("\n".join(lines), 1024), inline=False)
+    embed.description = cut(f"{embed.description}\n\n" + "\n".join(lines), 4096)
     who = f"{poll.voters} member{'s' if poll.voters != 1 else ''} voted"
     embed.set_footer(text=who if live else f"{who}. Results are shown when voting closes.")
     return embed
@@ -95,7 +97,7 @@ def results_message(outcome: Outcome) -> tuple[discord.Embed, discord.ui.View]:
     ties = False
     for ranked in outcome.ranking:
         topic = by_id[ranked.topic_id]
-        tie = " (tie: suggested earlier)" if ranked.tied else ""
+        tie = " (tied)" if ranked.tied else ""
         ties = ties or ranked.tied
         lines.append(f"{ranked.place}. {topic_line(topic)}: {ranked.dots} dots{tie}")
     embed = discord.Embed(
@@ -115,9 +117,9 @@ def results_message(outcome: Outcome) -> tuple[discord.Embed, discord.ui.View]:
             value=cut(", ".join(f"#{t.number}" for t in outcome.carried_over), 1024),
             inline=False,
         )
-    footer = f"{poll.voters} members voted."
+    footer = f"{poll.voters} members voted. Topics without a dot don't make the agenda."
     if ties:
-        footer += " Ties are broken by which topic was suggested first."
+        footer += " Tied topics are placed by which was suggested first."
     embed.set_footer(text=footer)
     view = discord.ui.View(timeout=None)
     for topic in outcome.agenda[:10]:

@@ -88,6 +88,22 @@ async def cancel_open(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def cancel_pending(
+    session: AsyncSession, kinds: Iterable[str], subject_id: int, *, now: datetime, why: str
+) -> int:
+    """Like cancel_open, but a job already running (claimed) is left to finish."""
+    result = await session.execute(
+        update(ScheduledJob)
+        .where(
+            ScheduledJob.kind.in_(list(kinds)),
+            ScheduledJob.subject_id == subject_id,
+            ScheduledJob.state == PENDING,
+        )
+        .values(state=CANCELLED, result=why, finished_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def pending_until(session: AsyncSession, until: datetime) -> Sequence[tuple[int, datetime]]:
     """Open jobs due before `until` (claimed ones by their lease end), soonest first."""
     result = await session.execute(

@@ -6,35 +6,56 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Ballot, Poll, PollTopic, Topic, TopicSupport, Vote
+from db.models import Ballot, Meetup, Poll, PollTopic, Topic, TopicSupport, Vote
 from db.raw import RawTransaction, to_datetime
-from db.repositories._dialect import insert
+from db.repositories._dialect import insert, is_postgres
 
 LIVE_STATUSES = ("open", "in_poll")
 
 
-async def by_number(session: AsyncSession, guild_id: int, number: int) -> Topic | None:
-    return await session.scalar(
-        select(Topic).where(Topic.guild_id == guild_id, Topic.number == number)
+async def by_number(
+    session: AsyncSession, guild_id: int, number: int, *, lock: bool = False
+) -> Topic | None:
+    """`lock` (PostgreSQL): changes to the topic wait for a poll opening on it, and back."""
+    query = select(Topic).where(Topic.guild_id == guild_id, Topic.number == number)
+    if lock and is_postgres(session):
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+def _in_pool(now: datetime) -> ColumnElement[bool]:
+    """Open topics waiting for a vote: unattached, or left on a meetup that is over or
+    cancelled without having voted on them (they go to the next meetup's poll)."""
+    gone = select(Meetup.id).where((Meetup.status == "cancelled") | (Meetup.starts_at <= now))
+    return Topic.meetup_id.is_(None) | (
+        (Topic.status == "open") & Topic.meetup_id.in_(gone.scalar_subquery())
     )
 
 
 async def open_topics(
-    session: AsyncSession, guild_id: int, meetup_id: int | None, *, with_pool: bool
+    session: AsyncSession,
+    guild_id: int,
+    meetup_id: int | None,
+    *,
+    now: datetime,
+    lock: bool = False,
 ) -> Sequence[Topic]:
-    """Topics still collecting support for a meetup (and, if asked, the general pool)."""
-    where = Topic.meetup_id == meetup_id if meetup_id is not None else Topic.meetup_id.is_(None)
-    if with_pool and meetup_id is not None:
-        where = where | Topic.meetup_id.is_(None)
-    result = await session.scalars(
+    """Topics still collecting support for a meetup, and the pool offered to it. `lock`
+    (PostgreSQL) holds them while a poll opens, so a concurrent withdraw or merge waits."""
+    where = _in_pool(now)
+    if meetup_id is not None:
+        where = where | (Topic.meetup_id == meetup_id)
+    query = (
         select(Topic)
         .where(Topic.guild_id == guild_id, Topic.status.in_(LIVE_STATUSES), where)
         .order_by(Topic.number)
     )
-    return result.all()
+    if lock and is_postgres(session):
+        query = query.with_for_update(of=Topic)
+    return (await session.scalars(query)).all()
 
 
 async def support_counts(session: AsyncSession, topic_ids: Sequence[int]) -> dict[int, int]:
@@ -59,9 +80,9 @@ async def add_support(session: AsyncSession, guild_id: int, topic_id: int, user_
 
 
 async def open_suggestions(
-    session: AsyncSession, guild_id: int, user_id: int, meetup_id: int | None
+    session: AsyncSession, guild_id: int, user_id: int, meetup_id: int | None, *, now: datetime
 ) -> int:
-    where = Topic.meetup_id == meetup_id if meetup_id is not None else Topic.meetup_id.is_(None)
+    where = Topic.meetup_id == meetup_id if meetup_id is not None else _in_pool(now)
     count = await session.scalar(
         select(func.count())
         .select_from(Topic)
@@ -75,16 +96,9 @@ async def open_suggestions(
     return int(count or 0)
 
 
-async def open_poll_for(session: AsyncSession, meetup_id: int) -> Poll | None:
-    return await session.scalar(
-        select(Poll).where(Poll.meetup_id == meetup_id, Poll.status == "open")
-    )
-
-
-async def latest_poll_for(session: AsyncSession, meetup_id: int) -> Poll | None:
-    return await session.scalar(
-        select(Poll).where(Poll.meetup_id == meetup_id).order_by(Poll.id.desc()).limit(1)
-    )
+async def poll_for(session: AsyncSession, meetup_id: int) -> Poll | None:
+    """A meetup's poll, open or closed (there is at most one)."""
+    return await session.scalar(select(Poll).where(Poll.meetup_id == meetup_id))
 
 
 async def poll_topics(session: AsyncSession, poll_id: int) -> Sequence[Topic]:
@@ -104,6 +118,13 @@ async def tally(session: AsyncSession, poll_id: int) -> dict[int, int]:
         .group_by(Vote.topic_id)
     )
     return {topic_id: int(dots) for topic_id, dots in rows}
+
+
+async def voter_count(session: AsyncSession, poll_id: int) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(Ballot).where(Ballot.poll_id == poll_id, Ballot.used > 0)
+    )
+    return int(count or 0)
 
 
 async def voters(session: AsyncSession, poll_id: int) -> list[int]:
@@ -163,8 +184,7 @@ async def set_statuses(session: AsyncSession, topic_ids: Sequence[int], status: 
 # --- a dot, straight on the driver (db.raw): votes come in bursts ----------------------------
 
 _POLL_FOR_VOTE = """
-SELECT p.guild_id, p.status, p.closes_at, p.votes_per_member, p.meetup_id,
-       pt.topic_id AS on_ballot
+SELECT p.guild_id, p.status, p.closes_at, p.votes_per_member, pt.topic_id AS on_ballot
 FROM polls AS p
 LEFT OUTER JOIN poll_topics AS pt ON pt.poll_id = p.id AND pt.topic_id = $2
 WHERE p.id = $1
@@ -220,6 +240,14 @@ async def raw_take_back_dot(
     tx: RawTransaction, *, poll_id: int, topic_id: int, user_id: int, now: datetime
 ) -> bool:
     """One dot off a topic and back into the member's budget; False if there was none."""
+    if tx.postgres:
+        # The ballot row first, as adding a dot locks it: the same order both ways, so
+        # an add and a take-back at once queue instead of deadlocking.
+        await tx.row(
+            "SELECT used FROM ballots WHERE poll_id = $1 AND user_id = $2 FOR UPDATE",
+            poll_id,
+            user_id,
+        )
     taken = await tx.execute(
         "UPDATE votes SET dots = dots - 1"
         " WHERE poll_id = $1 AND topic_id = $2 AND user_id = $3 AND dots > 0",

@@ -39,6 +39,11 @@ START = datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
         ("Patching in practice", "Phishing in practice", False),
         ("Printing in practice", "Printers in practice", False),
         ("VLANs for beginners", "VLANs for experts", False),
+        ("Зарплаты в ИТ", "зарплаты в ИТ", True),
+        ("C++ tips", "C# tips", False),
+        ("Rust async", "Rust sync", False),
+        ("React hooks", "React books", False),
+        ("Laptop refresh", "Laptops refresh", True),
     ],
 )
 def test_near_duplicates(a: str, b: str, same: bool) -> None:

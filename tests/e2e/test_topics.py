@@ -183,7 +183,7 @@ async def test_hidden_results_and_organiser_commands(
     await standin.wait_until(lambda: "1 member voted" in footer() or None, 5, footer)
     shown = standin.find_message(poll.id)
     assert shown is not None
-    assert "●" not in shown.embeds[0]["fields"][0]["value"]
+    assert "●" not in shown.embeds[0]["description"]
     status = await standin.slash(guild, organiser, "topic poll-status", meetup=1)
     assert f"<@{member.id}>" in status.content
     assert status.allowed_mentions == {"parse": []}
@@ -203,11 +203,17 @@ async def test_topic_text_is_inert(
     title = f"@everyone <@&{role.id}> discord.gg/free [prize](https://evil.example)"
     reply = await suggest(standin, guild, member, title)
     assert reply.allowed_mentions == {"parse": []}
+    assert "discord.gg/free" not in reply.content  # no join card in the reply
     listing = await standin.slash(guild, member, "topic list")
-    text = listing.embeds[0]["description"]
-    assert "@everyone" not in text.replace("@\u200beveryone", "")
-    assert f"<@&{role.id}>" not in text
-    assert "](https://evil.example)" not in text
+    poll_reply = await standin.slash(guild, organiser, "topic poll", meetup=1)
+    poll = standin.find_message(int(poll_reply.content.rsplit("/", 1)[1]))
+    assert poll is not None
+    for text in (listing.embeds[0]["description"], poll.embeds[0]["description"]):
+        assert "@everyone" not in text.replace("@\u200beveryone", "")
+        assert f"<@&{role.id}>" not in text
+        assert "](https://evil.example)" not in text
+        assert "discord.gg/free" not in text
+    assert poll.mention_everyone is False
 
 
 @pytest.mark.parametrize(
@@ -249,3 +255,47 @@ async def test_per_member_limit_is_a_setting(
     await suggest(standin, guild, member, "Wi-Fi heat maps")
     second = await suggest(standin, guild, member, "Door access control")
     assert "already have 1 open suggestion for this meetup" in second.content
+
+
+def test_a_full_ballot_shows_every_topic_and_tally() -> None:
+    """25 long topics with their dots all fit in the shared poll message."""
+    from bot.domain.topics import Results, TopicStatus
+    from bot.services.topics import PollView, TopicView
+    from cogs.topics._views import poll_embed
+
+    topics = [
+        TopicView(
+            id=i,
+            guild_id=1,
+            number=i,
+            title=f"Topic {i}: " + "a long title about networks " * 3,
+            details=None,
+            suggested_by=None,
+            meetup_id=1,
+            status=TopicStatus.IN_POLL,
+            carried_over=False,
+        )
+        for i in range(1, 26)
+    ]
+    poll = PollView(
+        id=1,
+        guild_id=1,
+        meetup_id=1,
+        meetup_number=4,
+        votes_per_member=10,
+        agenda_size=5,
+        results=Results.LIVE,
+        closes_at=datetime(2026, 12, 2, tzinfo=UTC),
+        open=True,
+        channel_id=1,
+        message_id=1,
+        topics=topics,
+        tally={i: 10 + i for i in range(1, 26)},
+        voters=40,
+    )
+    embed = poll_embed(poll).to_dict()
+    text = embed["description"]
+    assert len(text) <= 4096
+    for i in range(1, 26):
+        assert f"#{i} · Topic {i}:" in text
+        assert f"● {10 + i}" in text or f"●{10 + i}" in text or f" {10 + i}" in text

@@ -13,6 +13,7 @@ from bot.domain.members import Actor
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import MeetupDraft, MeetupService
 from bot.services.privacy import PrivacyService, personal_data_sources
+from bot.services.topics import TopicService
 from db.base import Base
 from db.engine import Sessions
 from tests.clock import FakeClock
@@ -43,6 +44,7 @@ NOT_PEOPLE = {
     "thread_id",
     "scheduled_event_id",
     "message_id",
+    "results_message_id",
 }
 
 
@@ -65,6 +67,7 @@ async def fill(sessions: Sessions, clock: FakeClock) -> GuildSettingsService:
     """Ada configures two servers, schedules, RSVPs and rates; Bob does a little too."""
     settings = GuildSettingsService(sessions, default_timezone="Europe/London", clock=clock)
     meetups = MeetupService(sessions, settings, clock=clock)
+    topics = TopicService(sessions, settings, meetups, clock=clock)
     for guild in (1, 2):
         ada = Actor(guild, ADA, manage_guild=True)
         await settings.set_timezone(ada, "Europe/Paris")
@@ -81,6 +84,16 @@ async def fill(sessions: Sessions, clock: FakeClock) -> GuildSettingsService:
         await meetups.record_rating(guild, ADA, meetup.id, 5)
         await meetups.record_action(guild, ADA, meetup.id, "Try RADIUS logging")
         clock.now = NOW
+        later = (
+            await meetups.create(ada, MeetupDraft(title="Agenda night", when="2026-12-10 18:00"))
+        ).meetup
+        topic = (await topics.suggest(ada, f"RADIUS in server {guild}", None, later.number)).topic
+        await topics.support(Actor(guild, BOB), topic.number)
+        poll = await topics.open_poll(ada, later.number)
+        await topics.add_dot(guild, ADA, poll.id, topic.id)
+        await topics.add_dot(guild, BOB, poll.id, topic.id)
+        await topics.close(poll.id)
+        await topics.volunteer(ada, topic.id)
     await settings.set_regions(Actor(3, BOB, manage_guild=True), "Wales")
     return settings
 

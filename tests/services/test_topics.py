@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -10,8 +11,9 @@ from sqlalchemy import func, select
 
 from bot.domain.guild_settings import ChannelPurpose
 from bot.domain.members import Actor
-from bot.domain.topics import Results, TopicStatus
+from bot.domain.topics import TopicStatus
 from bot.errors import BadInput, Conflict, NotAllowed, NotFound
+from bot.scheduler import Dispatcher, Job, Outcome
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import MeetupDraft, MeetupService
 from bot.services.privacy import PrivacyService, personal_data_sources
@@ -150,7 +152,7 @@ async def test_open_poll_freezes_topics_and_schedules_closing(
     poll_id, _ = await poll_with_topics(services, ["Wi-Fi 7", "Cyber Essentials"], votes=2)
     with pytest.raises(Conflict, match="ballot"):
         await topics.edit(Actor(GUILD, 100), 1, "Changed", None)
-    with pytest.raises(Conflict, match="already has an open poll"):
+    with pytest.raises(Conflict, match="already has its vote"):
         await topics.open_poll(ORGANISER, 1)
     async with sessions() as session:
         job = await session.scalar(select(ScheduledJob).where(ScheduledJob.kind == POLL_CLOSE))
@@ -321,4 +323,116 @@ async def test_unknown_things_are_not_found(topics: TopicService) -> None:
         await topics.add_dot(GUILD, 1, 999, 1)
     with pytest.raises(BadInput):
         await topics.suggest(ADA, "no", None, None)
-    assert Results.HIDDEN.value == "hidden"
+
+
+async def test_no_topic_is_stranded(
+    services: tuple[MeetupService, TopicService], topics: TopicService, clock: FakeClock
+) -> None:
+    """Suggested after a meetup's vote opened, or left on a meetup that passed without a
+    vote: the topic is offered to the next meetup's vote."""
+    first = await meetup(services)
+    await topics.suggest(ADA, "Wi-Fi heat maps", None, first)
+    await topics.open_poll(ORGANISER, first, closes="1h")
+    late = await topics.suggest(BOB, "Projector lamps", None, None)
+    assert late.already_voted == first
+    assert late.topic.meetup_id is None
+    second = await meetup(services, "2026-12-10 18:00")
+    await topics.suggest(CAL, "Door entry systems", None, second)
+    third = await meetup(services, "2026-12-17 18:00")
+    clock.now = datetime(2026, 12, 11, 9, 0, tzinfo=UTC)  # #2 passed without a vote
+    _, offered = await topics.topics(GUILD, third)
+    assert {t.title for t in offered} >= {"Projector lamps", "Door entry systems"}
+    poll = await topics.open_poll(ORGANISER, third)
+    assert {"Projector lamps", "Door entry systems"} <= {t.title for t in poll.topics}
+
+
+async def test_only_one_vote_per_meetup_even_at_once(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """Two organisers opening the vote at once: one vote, a clear refusal for the other."""
+    number = await meetup(services)
+    await topics.suggest(ADA, "Cyber Essentials", None, None)
+    results = await asyncio.gather(
+        topics.open_poll(ORGANISER, number),
+        topics.open_poll(MANAGER, number),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, Conflict) for r in results) == 1
+    [opened] = [r for r in results if not isinstance(r, BaseException)]
+    await topics.close(opened.id)
+    with pytest.raises(Conflict, match="already has its vote"):
+        await topics.open_poll(ORGANISER, number)
+
+
+async def test_add_and_take_back_at_once_never_deadlock(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """One member adding and taking back dots at the same time: every call completes."""
+    poll_id, ids = await poll_with_topics(services, ["Racing topic"], votes=3)
+    await topics.add_dot(GUILD, 700, poll_id, ids[0])
+
+    async def flip(i: int) -> None:
+        change = topics.add_dot if i % 2 else topics.remove_dot
+        with contextlib.suppress(Conflict):  # budget spent / nothing to take back
+            await change(GUILD, 700, poll_id, ids[0])
+
+    await asyncio.gather(*(flip(i) for i in range(60)))
+    ballot = await topics.ballot(GUILD, 700, poll_id)
+    assert 0 <= sum(ballot.mine.values()) <= 3
+    poll = await topics.poll(poll_id)
+    assert poll is not None
+    assert poll.tally.get(ids[0], 0) == sum(ballot.mine.values())
+
+
+async def test_cancelling_or_moving_the_meetup_follows_through(
+    services: tuple[MeetupService, TopicService], topics: TopicService, sessions: Sessions
+) -> None:
+    """Moved earlier: the vote closes before the new start. Cancelled: the vote stops and
+    its topics go back to the pool."""
+    poll_id, _ = await poll_with_topics(services, ["Moved topic"])
+    await services[0].edit(ORGANISER, 1, MeetupDraft(when="2026-11-28 18:00"))
+    opened = await topics.poll(poll_id)
+    assert opened is not None
+    await topics.meetup_moved(opened.meetup_id, datetime(2026, 11, 28, 18, 0, tzinfo=UTC))
+    poll = await topics.poll(poll_id)
+    assert poll is not None
+    assert poll.closes_at <= datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+    async with sessions() as session:
+        job = await session.scalar(select(ScheduledJob).where(ScheduledJob.kind == POLL_CLOSE))
+    assert job is not None
+    assert job.due_at == poll.closes_at
+    assert await topics.meetup_cancelled(poll.meetup_id) == poll_id
+    after = await topics.poll(poll_id)
+    assert after is not None
+    assert not after.open
+    _, pool = await topics.topics(GUILD, None)
+    assert [t.title for t in pool] == ["Moved topic"]
+    assert pool[0].carried_over
+
+
+async def test_the_close_job_finishes_as_done(
+    services: tuple[MeetupService, TopicService],
+    topics: TopicService,
+    sessions: Sessions,
+    clock: FakeClock,
+) -> None:
+    """The poll's own close job, run by the dispatcher, ends 'done' (it must not cancel
+    itself: a failed results post would then never be retried)."""
+    poll_id, _ = await poll_with_topics(services, ["Closing topic"], closes="1h")
+    dispatcher = Dispatcher(sessions, clock=clock)
+
+    async def close(job: Job, now: datetime) -> Outcome:
+        await topics.close(job.subject_id)
+        return Outcome.done("closed")
+
+    dispatcher.register(POLL_CLOSE, close)
+    clock.advance(hours=1)
+    await dispatcher.run_due()
+    await dispatcher.idle()
+    async with sessions() as session:
+        job = await session.scalar(select(ScheduledJob).where(ScheduledJob.kind == POLL_CLOSE))
+    assert job is not None
+    assert (job.state, job.result) == ("done", "closed")
+    poll = await topics.poll(poll_id)
+    assert poll is not None
+    assert not poll.open
