@@ -238,15 +238,16 @@ class TopicService:
     # --- organisers -------------------------------------------------------------------
 
     async def merge(self, actor: Actor, source: int, target: int) -> tuple[TopicView, TopicView]:
-        """Fold a duplicate into another topic: its backers back the target."""
+        """Fold a duplicate into another topic: its backers back the target, and during a
+        vote its dots move to the target (each member's budget is unchanged)."""
         await self._meetups.require_organiser(actor)
         if source == target:
             raise BadInput("Pick two different topics to merge.")
         async with self._sessions.begin() as session:
             src = await self._live(session, actor.guild_id, source)
             dst = await self._live(session, actor.guild_id, target)
-            if TopicStatus.IN_POLL in (src.status, dst.status):
-                raise Conflict("Topics on an open poll's ballot can't be merged until it closes.")
+            if src.status == TopicStatus.IN_POLL:
+                await self._merge_votes(session, src, dst)
             backers = await session.scalars(
                 select(TopicSupport.user_id).where(TopicSupport.topic_id == src.id)
             )
@@ -255,6 +256,38 @@ class TopicService:
             src.status = TopicStatus.MERGED.value
             src.merged_into_id = dst.id
             return await self._view(session, src), await self._view(session, dst)
+
+    async def _merge_votes(self, session: AsyncSession, src: Topic, dst: Topic) -> None:
+        polls = {
+            topic.id: await session.scalar(
+                select(PollTopic.poll_id)
+                .join(Poll, Poll.id == PollTopic.poll_id)
+                .where(PollTopic.topic_id == topic.id, Poll.status == "open")
+            )
+            for topic in (src, dst)
+        }
+        poll_id = polls[src.id]
+        if poll_id is None or poll_id != polls[dst.id]:
+            raise Conflict("During a vote, merge two topics that are on the same ballot.")
+        # Hold the poll (votes share-lock it on PostgreSQL) while dots move.
+        await repo.lock_poll(session, poll_id)
+        for vote in list(
+            await session.scalars(
+                select(Vote).where(Vote.poll_id == poll_id, Vote.topic_id == src.id)
+            )
+        ):
+            await repo.add_dots(
+                session,
+                guild_id=vote.guild_id,
+                poll_id=poll_id,
+                topic_id=dst.id,
+                user_id=vote.user_id,
+                dots=vote.dots,
+            )
+            await session.delete(vote)
+        await session.execute(
+            delete(PollTopic).where(PollTopic.poll_id == poll_id, PollTopic.topic_id == src.id)
+        )
 
     async def remove(self, actor: Actor, number: int) -> TopicView:
         await self._meetups.require_organiser(actor)

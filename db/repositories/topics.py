@@ -176,6 +176,25 @@ async def drop_member_votes(session: AsyncSession, guild_id: int, user_id: int) 
     return polls
 
 
+async def lock_poll(session: AsyncSession, poll_id: int) -> None:
+    """PostgreSQL: wait for votes in flight (they share-lock the poll) and hold new ones."""
+    if is_postgres(session):
+        await session.execute(select(Poll.id).where(Poll.id == poll_id).with_for_update())
+
+
+async def add_dots(
+    session: AsyncSession, *, guild_id: int, poll_id: int, topic_id: int, user_id: int, dots: int
+) -> None:
+    values = {"guild_id": guild_id, "poll_id": poll_id, "topic_id": topic_id, "user_id": user_id}
+    await session.execute(
+        insert(session)(Vote)
+        .values(**values, dots=dots)
+        .on_conflict_do_update(
+            index_elements=["poll_id", "user_id", "topic_id"], set_={"dots": Vote.dots + dots}
+        )
+    )
+
+
 async def set_statuses(session: AsyncSession, topic_ids: Sequence[int], status: str) -> None:
     if topic_ids:
         await session.execute(update(Topic).where(Topic.id.in_(topic_ids)).values(status=status))

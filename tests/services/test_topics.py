@@ -436,3 +436,24 @@ async def test_the_close_job_finishes_as_done(
     poll = await topics.poll(poll_id)
     assert poll is not None
     assert not poll.open
+
+
+async def test_merging_during_a_vote_moves_the_dots(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """Two duplicates on one ballot: merged, the target holds all their dots and backers,
+    and every member's budget is as it was."""
+    poll_id, ids = await poll_with_topics(services, ["Wireless surveys", "Door access"], votes=3)
+    await topics.add_dot(GUILD, 800, poll_id, ids[0])
+    await topics.add_dot(GUILD, 800, poll_id, ids[1])
+    await topics.add_dot(GUILD, 801, poll_id, ids[0])
+    source = (await topics.ballot(GUILD, 800, poll_id)).poll.topics[0].number
+    target = (await topics.ballot(GUILD, 800, poll_id)).poll.topics[1].number
+    _, into = await topics.merge(ORGANISER, source, target)
+    poll = await topics.poll(poll_id)
+    assert poll is not None
+    assert [t.id for t in poll.topics] == [ids[1]]
+    assert poll.tally == {ids[1]: 3}
+    assert into.support == 2
+    ballot = await topics.ballot(GUILD, 800, poll_id)
+    assert (ballot.mine, ballot.remaining) == ({ids[1]: 2}, 1)
