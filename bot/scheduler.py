@@ -10,11 +10,12 @@ claim's short lease runs out; the message nonce stops a repeated post from appea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -99,6 +100,7 @@ class Dispatcher:
         )
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(3)}"
         self._handlers: dict[str, Handler] = {}
+        self._what: dict[str, str] = {}
         self._report_failure: FailureReporter | None = None
         self._running = asyncio.Lock()
         self._inflight: set[asyncio.Task[object]] = set()
@@ -106,8 +108,14 @@ class Dispatcher:
         self._rerun = False
         self._jobs: set[asyncio.Task[None]] = set()
 
-    def register(self, kind: str, handler: Handler) -> None:
+    def register(self, kind: str, handler: Handler, *, what: str | None = None) -> None:
+        """`what` names the job for organisers when it fails, e.g. "A speaker reminder"."""
         self._handlers[kind] = handler
+        if what is not None:
+            self._what[kind] = what
+
+    def what(self, kind: str) -> str:
+        return self._what.get(kind, f"A scheduled {kind}")
 
     def on_failure(self, reporter: FailureReporter) -> None:
         """Called when a job fails for good (e.g. a deleted channel), to tell organisers."""
@@ -137,15 +145,18 @@ class Dispatcher:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    def _track(self) -> bool:
-        """Register the calling task as in flight; False once stopping."""
-        if self._stopping:
-            return False
+    @contextlib.contextmanager
+    def _in_flight(self) -> Iterator[None]:
+        """Shutdown waits for the calling task while it is inside this block (and only
+        then: a caller such as a test goes on living after it)."""
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
-        return True
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
 
     async def sweep(self) -> None:
         """Run whatever is due, then set timers for what falls due soon."""
@@ -154,11 +165,12 @@ class Dispatcher:
 
     async def arm(self) -> None:
         """A timer per job due within the horizon (stable ids, so re-arming replaces)."""
-        if not self._track():
+        if self._stopping:
             return
         now = self._clock()
-        async with self._sessions() as session:
-            upcoming = await jobs.pending_until(session, now + HORIZON)
+        with self._in_flight():
+            async with self._sessions() as session:
+                upcoming = await jobs.pending_until(session, now + HORIZON)
         for job_id, due_at in upcoming:
             self.scheduler.add_job(
                 self.run_due,
@@ -179,11 +191,15 @@ class Dispatcher:
         Only as many jobs are claimed as can start at once, so no claimed job waits in a
         queue while its lease runs; a slow job never holds up the others.
         """
-        if not self._track():
+        if self._stopping:
             return
         if self._running.locked():
             self._rerun = True  # the running pass will look again when done
             return
+        with self._in_flight():
+            await self._run_due()
+
+    async def _run_due(self) -> None:
         async with self._running:
             self._rerun = True
             while self._rerun and not self._stopping:

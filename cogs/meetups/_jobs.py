@@ -125,13 +125,15 @@ class MeetupJobs:
         if channel_id is None:
             log.warning("job %s failed and there is no organisers channel: %s", job.id, why)
             return
-        meetup = await self.bot.meetups.get(job.subject_id)
+        meetup_jobs = (REMINDER, SERIES_NEXT, FOLLOW_UP)
+        # Other features' jobs are about their own things (a poll, a talk), not a meetup.
+        meetup = await self.bot.meetups.get(job.subject_id) if job.kind in meetup_jobs else None
         name = f"TechMeet #{meetup.number}" if meetup else "a TechMeet"
         what = {
             REMINDER: f"The {format_offset(job.detail or 0)} reminder for {name}",
             SERIES_NEXT: f"Creating the next meetup after {name}",
             FOLLOW_UP: f"The follow-up post for {name}",
-        }.get(job.kind, f"A scheduled {job.kind} for {name}")
+        }.get(job.kind) or self.bot.dispatcher.what(job.kind)
         await self.bot.get_partial_messageable(channel_id).send(
             f"{what} could not be done: {discord.utils.escape_markdown(why)}. "
             "Check the bot's permissions with `/setup channel`; `/techmeet info` shows the state."

@@ -19,4 +19,4 @@ async def setup(bot: TechMeetBot) -> None:
     bot.add_dynamic_items(VoteButton, PickTopic, DotButton, LeadButton, BackButton)
     cog = TopicsCog(bot, meetups)
     await bot.add_cog(cog)
-    bot.dispatcher.register(POLL_CLOSE, cog.close_job)
+    bot.dispatcher.register(POLL_CLOSE, cog.close_job, what="Closing a topic poll")
