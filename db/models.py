@@ -312,3 +312,59 @@ class Vote(Base):
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(Snowflake, info=personal())
     dots: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TalkSettings(Base):
+    """A meetup's lightning-talk settings and running state (budget used, the timer)."""
+
+    __tablename__ = "talk_settings"
+    __table_args__ = (CheckConstraint("accepted_minutes >= 0", name="accepted_not_negative"),)
+
+    meetup_id: Mapped[int] = mapped_column(
+        ForeignKey("meetups.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    lengths: Mapped[list[int]] = mapped_column(JSON)
+    budget: Mapped[int] = mapped_column(Integer)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # auto or review
+    approval: Mapped[str] = mapped_column(String(8))
+    max_per_member: Mapped[int] = mapped_column(Integer)
+    changeover: Mapped[int] = mapped_column(Integer)
+    # proposed, random, manual or draw
+    order_mode: Mapped[str] = mapped_column(String(8), default="proposed")
+    # Kept in step with accepted talks in the same transaction; the budget check is a
+    # conditional UPDATE on it, atomic on SQLite and PostgreSQL alike.
+    accepted_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    reserve_counter: Mapped[int] = mapped_column(Integer, default=0)
+    # On the night: the talk on stage and its timer message; who is up next (draw mode).
+    on_stage_id: Mapped[int | None] = mapped_column(Integer)
+    up_next_id: Mapped[int | None] = mapped_column(Integer)
+    timer_channel_id: Mapped[int | None] = mapped_column(Snowflake)
+    timer_message_id: Mapped[int | None] = mapped_column(Snowflake)
+
+
+class Talk(Base):
+    """A lightning talk proposed for a meetup."""
+
+    __tablename__ = "talks"
+    __table_args__ = (UniqueConstraint("guild_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    number: Mapped[int] = mapped_column(Integer)
+    meetup_id: Mapped[int] = mapped_column(ForeignKey("meetups.id", ondelete="CASCADE"), index=True)
+    speaker_id: Mapped[int | None] = mapped_column(Snowflake, index=True, info=personal())
+    title: Mapped[str] = mapped_column(String(100))
+    length: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[str | None] = mapped_column(String(1000))
+    slides_url: Mapped[str | None] = mapped_column(String(512))
+    # accepted, pending, reserve, declined, withdrawn or removed
+    status: Mapped[str] = mapped_column(String(16))
+    reserve_position: Mapped[int | None] = mapped_column(Integer)
+    # Place in the running order (accepted talks); in draw mode, set as each is drawn.
+    order_position: Mapped[int | None] = mapped_column(Integer)
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Why an organiser declined or removed it (told to the speaker).
+    reason: Mapped[str | None] = mapped_column(String(300))
+    on_stage_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock, utcnow
 from bot.services.guild_settings import GuildSettingsPersonalData, GuildSettingsService
 from bot.services.meetups import MeetupPersonalData
+from bot.services.talks import TalkPersonalData
 from bot.services.topics import TopicPersonalData
 from db.engine import Sessions
 
@@ -74,4 +75,9 @@ def personal_data_sources(
     settings: GuildSettingsService, clock: Clock = utcnow
 ) -> list[PersonalDataSource]:
     """The registry: every feature that stores something about members is listed here."""
-    return [GuildSettingsPersonalData(settings), MeetupPersonalData(clock), TopicPersonalData()]
+    return [
+        GuildSettingsPersonalData(settings),
+        MeetupPersonalData(clock),
+        TopicPersonalData(),
+        TalkPersonalData(clock),
+    ]

@@ -45,6 +45,8 @@ NOT_PEOPLE = {
     "scheduled_event_id",
     "message_id",
     "results_message_id",
+    "timer_channel_id",
+    "timer_message_id",
 }
 
 
