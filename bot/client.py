@@ -17,6 +17,7 @@ from bot.scheduler import Dispatcher
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import MeetupService
 from bot.services.privacy import PrivacyService, personal_data_sources
+from bot.services.talks import TalkService
 from bot.services.topics import TopicService
 from db.engine import Sessions, create_engine, create_sessions
 
@@ -27,7 +28,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.setup", "cogs.privacy", "cogs.meetups", "cogs.topics")
+EXTENSIONS = (
+    "cogs.errors",
+    "cogs.setup",
+    "cogs.privacy",
+    "cogs.meetups",
+    "cogs.topics",
+    "cogs.talks",
+)
 
 
 def point_at_discord(settings: Settings) -> None:
@@ -63,6 +71,7 @@ class TechMeetBot(commands.Bot):
     guild_settings: GuildSettingsService
     meetups: MeetupService
     topics: TopicService
+    talks: TalkService
     privacy: PrivacyService
 
     def __init__(self, settings: Settings, *, clock: Clock = utcnow, **options: object) -> None:
@@ -96,6 +105,13 @@ class TechMeetBot(commands.Bot):
             jobs_changed=self.dispatcher.jobs_changed,
         )
         self.topics = TopicService(
+            self.sessions,
+            self.guild_settings,
+            self.meetups,
+            clock=self.clock,
+            jobs_changed=self.dispatcher.jobs_changed,
+        )
+        self.talks = TalkService(
             self.sessions,
             self.guild_settings,
             self.meetups,

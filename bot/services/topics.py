@@ -31,7 +31,7 @@ from bot.domain.topics import (
     poll_closes,
     rank,
 )
-from bot.errors import BadInput, Conflict, NotAllowed, NotFound
+from bot.errors import BadInput, Conflict, NotAllowed, NotFound, TechMeetError
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import MeetupService
 from db.engine import Sessions
@@ -109,8 +109,9 @@ class Outcome:
     newly_closed: bool = True
 
 
-# What "I'll lead this" hands over (the lightning-talk feature plugs in here).
-Volunteered = Callable[[Actor, TopicView, int], Awaitable[None]]
+# What "I'll lead this" hands over (the lightning-talk feature plugs in here): it gets the
+# leader, the topic and its meetup's id, and returns a line telling the leader what it did.
+Volunteered = Callable[[Actor, TopicView, int], Awaitable[str]]
 
 
 class TopicService:
@@ -553,8 +554,9 @@ class TopicService:
         async with self._sessions.begin() as session:
             return await repo.drop_member_votes(session, guild_id, user_id)
 
-    async def volunteer(self, actor: Actor, topic_id: int) -> TopicView:
-        """ "I'll lead this": the member leads a topic on the agenda."""
+    async def volunteer(self, actor: Actor, topic_id: int) -> tuple[TopicView, str | None]:
+        """ "I'll lead this": the member leads a topic on the agenda. Also returns what the
+        hand-over did (a talk proposal), or why it could not."""
         async with self._sessions.begin() as session:
             topic = await session.get(Topic, topic_id)
             if topic is None or topic.guild_id != actor.guild_id:
@@ -565,9 +567,13 @@ class TopicService:
                 raise Conflict(f"<@{topic.lead_by}> is already leading this topic.")
             topic.lead_by = actor.user_id
             view = await self._view(session, topic)
-        if self.on_volunteer is not None and topic.meetup_id is not None:
-            await self.on_volunteer(actor, view, topic.meetup_id)
-        return view
+        if self.on_volunteer is None or topic.meetup_id is None:
+            return view, None
+        try:
+            return view, await self.on_volunteer(actor, view, topic.meetup_id)
+        except TechMeetError as refused:
+            # Leading stands either way; the member hears why there is no talk for it.
+            return view, refused.message
 
     # --- helpers ----------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
@@ -66,6 +67,8 @@ class MeetupsCog(commands.Cog):
 
     def __init__(self, bot: TechMeetBot) -> None:
         self.bot = bot
+        # Other features add to /techmeet info: (field name, value) for a meetup's id.
+        self.info_sections: list[Callable[[int], Awaitable[tuple[str, str] | None]]] = []
 
     # --- autocomplete ---------------------------------------------------------------------
 
@@ -486,9 +489,12 @@ class MeetupsCog(commands.Cog):
         buttons = announcement_view(
             view.id, status=view.status, closed=view.starts_at <= self.bot.clock()
         )
-        await reply(
-            interaction, embed=_embeds.details(details, tz_name=settings.timezone), view=buttons
-        )
+        embed = _embeds.details(details, tz_name=settings.timezone)
+        for section in self.info_sections:
+            added = await section(view.id)
+            if added is not None:
+                embed.add_field(name=added[0], value=added[1], inline=False)
+        await reply(interaction, embed=embed, view=buttons)
 
     @techmeet.command(
         name="calendar", description="A calendar file for one TechMeet, or all upcoming ones."

@@ -227,10 +227,11 @@ class LeadButton(
         self.topic_id = topic_id
 
     async def run(self, interaction: Interaction) -> None:
-        topic = await interaction.client.topics.volunteer(actor(interaction), self.topic_id)
+        topic, note = await interaction.client.topics.volunteer(actor(interaction), self.topic_id)
         await reply(
             interaction,
-            f"Thank you! You're leading Topic #{topic.number}: {inert(topic.title)}.",
+            f"Thank you! You're leading Topic #{topic.number}: {inert(topic.title)}."
+            + (f" {note}" if note else ""),
         )
 
 

@@ -15,7 +15,14 @@ from bot.clock import Clock, utcnow
 from bot.config import Settings
 from db.engine import create_engine
 from db.migrate import upgrade
-from tests.standin import DiscordStandIn, FakeChannel, FakeGuild, FakeMember, FakeMessage
+from tests.standin import (
+    DiscordStandIn,
+    FakeChannel,
+    FakeGuild,
+    FakeMember,
+    FakeMessage,
+    InteractionReply,
+)
 
 StartBot = Callable[..., Awaitable[TechMeetBot]]
 StopBot = Callable[[TechMeetBot], Awaitable[None]]
@@ -154,7 +161,7 @@ def fields(message: FakeMessage) -> dict[str, str]:
     return {field["name"]: field["value"] for field in message.embeds[0]["fields"]}
 
 
-def custom_ids(message: FakeMessage) -> list[str]:
+def custom_ids(message: FakeMessage | InteractionReply) -> list[str]:
     return [
         c["custom_id"] for row in message.components for c in row["components"] if "custom_id" in c
     ]

@@ -146,6 +146,10 @@ async def test_duplicates_vote_restart_and_automatic_close(
     assert "has closed" in late.content
     led = await standin.click(results, lead_buttons[0], member)
     assert "You're leading Topic #2" in led.content
+    # ...and it becomes their lightning-talk proposal, 5 minutes unless they change it.
+    assert "proposed as **Talk #1** · Intune for student laptops · 5 min" in led.content
+    mine = await standin.slash(guild, member, "talk mine")
+    assert "accepted for TechMeet #1" in mine.content
 
 
 async def test_hidden_results_and_organiser_commands(

@@ -301,15 +301,17 @@ async def test_volunteer_to_lead(
     """'I'll lead this' is for agenda topics, one leader each; the hook is called."""
     handed: list[tuple[int, int]] = []
 
-    async def hook(actor: Actor, topic: object, meetup_id: int) -> None:
+    async def hook(actor: Actor, topic: object, meetup_id: int) -> str:
         handed.append((actor.user_id, meetup_id))
+        return "handed over"
 
     topics.on_volunteer = hook
     poll_id, ids = await poll_with_topics(services, ["Lead me"], votes=1)
     await topics.add_dot(GUILD, 600, poll_id, ids[0])
     outcome = await topics.close(poll_id)
-    led = await topics.volunteer(ADA, outcome.agenda[0].id)
+    led, note = await topics.volunteer(ADA, outcome.agenda[0].id)
     assert led.lead_by == ADA.user_id
+    assert note == "handed over"
     with pytest.raises(Conflict, match="already leading"):
         await topics.volunteer(BOB, outcome.agenda[0].id)
     assert handed == [(ADA.user_id, outcome.poll.meetup_id)]
