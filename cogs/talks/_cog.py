@@ -333,7 +333,7 @@ class TalksCog(commands.Cog):
         lineup = await self.bot.talks.lineup(who.guild_id, meetup)
         channel_id = await talks_channel(self.bot, who.guild_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        channel = self.bot.get_partial_messageable(channel_id)
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=who.guild_id)
         posted = None
         for content, speakers in lineup_messages(lineup):
             # The speakers, and nobody else, are pinged: user text never mentions anyone.
@@ -353,7 +353,7 @@ class TalksCog(commands.Cog):
         channel_id = await talks_channel(self.bot, who.guild_id)
         on_stage = await self.bot.talks.next_speaker(who, meetup)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        channel = self.bot.get_partial_messageable(channel_id)
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=who.guild_id)
         finished = on_stage.finished
         if finished is not None and finished.message_id and finished.channel_id:
             try:
@@ -397,7 +397,7 @@ class TalksCog(commands.Cog):
         number, talks = await self.bot.talks.archive(who, meetup)
         channel_id = await talks_channel(self.bot, who.guild_id)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        channel = self.bot.get_partial_messageable(channel_id)
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=who.guild_id)
         posted = None
         for content in archive_messages(number, talks):
             posted = await channel.send(content, nonce=message_nonce(None))

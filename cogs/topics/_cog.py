@@ -200,7 +200,7 @@ class TopicsCog(commands.Cog):
             await self.bot.topics.discard_poll(poll.id)
             raise BadInput("That meetup has no announcement to hold its vote.")
         try:
-            message = await self.bot.get_partial_messageable(where).send(
+            message = await self.bot.get_partial_messageable(where, guild_id=poll.guild_id).send(
                 embed=poll_embed(poll), view=poll_view(poll.id)
             )
         except discord.HTTPException as error:
