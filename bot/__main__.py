@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
@@ -20,6 +21,9 @@ from bot.config import Settings, log_level_number
 from bot.errors import ConfigError
 from db.engine import create_engine
 from db.migrate import current_revision, head_revision, upgrade
+
+if TYPE_CHECKING:
+    from bot.client import TechMeetBot
 
 log = logging.getLogger("techmeet")
 
@@ -89,33 +93,25 @@ async def _run(settings: Settings, *, migrate: bool) -> int:
 
     from bot.client import TechMeetBot  # noqa: PLC0415  (keeps `techmeet check` light)
 
-    bot = TechMeetBot(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with bot:
-            running = asyncio.create_task(bot.start(settings.discord_token))
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if stop.is_set():
-                # Close inside this coroutine: asyncio.run cancels stray tasks on exit, which
-                # would cut the database's shutdown short.
-                await bot.close()
-            else:
-                stopping.cancel()
-            await running
+        try:
+            await _serve(TechMeetBot(settings), settings.discord_token, stop)
+        except discord.PrivilegedIntentsRequired:
+            log.warning(
+                "Discord refused the Server Members intent, so the bot runs without it: new "
+                "members are not welcomed and members who leave stay in the directory and on "
+                "RSVP lists. To fix, open your application's Bot page in the Developer Portal, "
+                "turn on SERVER MEMBERS INTENT under Privileged Gateway Intents and restart."
+            )
+            await _serve(TechMeetBot(settings, members_intent=False), settings.discord_token, stop)
     except discord.LoginFailure:
         raise StartupError(
             "Discord rejected DISCORD_TOKEN (401 Unauthorized). Reset the token on the Bot page "
             "of your application in the Developer Portal and put the new one in .env."
-        ) from None
-    except discord.PrivilegedIntentsRequired:
-        raise StartupError(
-            "Discord refused the Server Members intent. In the Developer Portal, open your "
-            "application's Bot page and turn on SERVER MEMBERS INTENT under Privileged Gateway "
-            "Intents, then start the bot again."
         ) from None
     except aiohttp.ClientConnectorError as error:
         raise StartupError(f"cannot reach Discord at {settings.api_base_url}: {error}") from None
@@ -126,6 +122,21 @@ async def _run(settings: Settings, *, migrate: bool) -> int:
         ) from None
     log.info("stopped cleanly")
     return 0
+
+
+async def _serve(bot: TechMeetBot, token: str, stop: asyncio.Event) -> None:
+    """Run the bot until it stops by itself or `stop` is set (SIGINT, SIGTERM)."""
+    async with bot:
+        running = asyncio.create_task(bot.start(token))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            # Close inside this coroutine: asyncio.run cancels stray tasks on exit, which
+            # would cut the database's shutdown short.
+            await bot.close()
+        else:
+            stopping.cancel()
+        await running
 
 
 async def _prepare_database(settings: Settings, *, migrate: bool) -> None:

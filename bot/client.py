@@ -15,7 +15,9 @@ from bot.clock import Clock, utcnow
 from bot.coalescer import Coalescer
 from bot.scheduler import Dispatcher
 from bot.services.guild_settings import GuildSettingsService
+from bot.services.introductions import IntroductionService
 from bot.services.meetups import MeetupService
+from bot.services.pairing import PairingService
 from bot.services.privacy import PrivacyService, personal_data_sources
 from bot.services.talks import TalkService
 from bot.services.topics import TopicService
@@ -35,6 +37,8 @@ EXTENSIONS = (
     "cogs.meetups",
     "cogs.topics",
     "cogs.talks",
+    "cogs.introductions",
+    "cogs.pairing",
 )
 
 
@@ -48,11 +52,11 @@ def point_at_discord(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
-def bot_intents() -> discord.Intents:
+def bot_intents(*, members: bool = True) -> discord.Intents:
     intents = discord.Intents.default()
     # Privileged: member joins (welcomes), leaves (RSVPs, directory) and an up-to-date
     # member cache. Turned on in the Developer Portal, Bot page.
-    intents.members = True
+    intents.members = members
     return intents
 
 
@@ -72,16 +76,25 @@ class TechMeetBot(commands.Bot):
     meetups: MeetupService
     topics: TopicService
     talks: TalkService
+    introductions: IntroductionService
+    pairing: PairingService
     privacy: PrivacyService
 
-    def __init__(self, settings: Settings, *, clock: Clock = utcnow, **options: object) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        members_intent: bool = True,
+        **options: object,
+    ) -> None:
         point_at_discord(settings)
         if settings.application_id is not None:
             options.setdefault("application_id", settings.application_id)
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
-            intents=bot_intents(),
+            intents=bot_intents(members=members_intent),
             # User text must never ping; a message meant to ping opts in explicitly.
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=TechMeetTree,
@@ -112,6 +125,20 @@ class TechMeetBot(commands.Bot):
             jobs_changed=self.dispatcher.jobs_changed,
         )
         self.talks = TalkService(
+            self.sessions,
+            self.guild_settings,
+            self.meetups,
+            clock=self.clock,
+            jobs_changed=self.dispatcher.jobs_changed,
+        )
+        self.introductions = IntroductionService(
+            self.sessions,
+            self.guild_settings,
+            self.meetups,
+            clock=self.clock,
+            jobs_changed=self.dispatcher.jobs_changed,
+        )
+        self.pairing = PairingService(
             self.sessions,
             self.guild_settings,
             self.meetups,

@@ -16,6 +16,7 @@ from bot.domain.guild_settings import (
     region_choices,
     search_timezones,
 )
+from bot.domain.introductions import MAX_RETENTION_DAYS
 from bot.errors import NotReady
 from cogs._ui import actor, reply
 
@@ -155,6 +156,21 @@ class SetupCog(commands.Cog):
             f"Done: regions are {', '.join(settings.regions)} (plus Online and Other).",
         )
 
+    @setup.command(
+        name="retention",
+        description="How long a leaver's introduction is kept, in case they return.",
+    )
+    @app_commands.describe(days="1 to 365 days (default 30)")
+    async def retention(
+        self, interaction: Interaction, days: app_commands.Range[int, 1, MAX_RETENTION_DAYS]
+    ) -> None:
+        kept = await self.bot.introductions.set_retention(actor(interaction), days)
+        await reply(
+            interaction,
+            f"Done: when a member leaves, their introduction leaves the directory at once and "
+            f"is deleted after {kept} day{'s' if kept != 1 else ''} unless they come back.",
+        )
+
 
 def settings_embed(settings: GuildSettingsView) -> discord.Embed:
     def default(flag: bool) -> str:
@@ -196,6 +212,11 @@ def settings_embed(settings: GuildSettingsView) -> discord.Embed:
         name="Regions" + default(settings.regions_are_default),
         value=", ".join(region_choices(settings.regions))[:1024],
         inline=False,
+    )
+    embed.add_field(
+        name="Leavers' introductions kept",
+        value=f"{settings.retention_days} days",
+        inline=True,
     )
     embed.set_footer(text="Change these with /setup.")
     if settings.updated_at is not None:

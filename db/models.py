@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -33,6 +34,10 @@ class GuildSettings(Base):
     reminder_offsets: Mapped[list[int] | None] = mapped_column(JSON)
     regions: Mapped[list[str] | None] = mapped_column(JSON)
     topics_max_per_member: Mapped[int | None] = mapped_column(Integer)
+    # Days a leaver's introduction is kept in case they come back.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    # weekly, fortnightly or monthly; NULL = no pairing rounds.
+    pairing_cadence: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_by: Mapped[int | None] = mapped_column(Snowflake, info=personal())
 
@@ -368,3 +373,126 @@ class Talk(Base):
     # Why an organiser declined or removed it (told to the speaker).
     reason: Mapped[str | None] = mapped_column(String(300))
     on_stage_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Introduction(Base):
+    """A member's introduction: who they are, where they work, what they know.
+
+    The `*_key` columns and `search_text` hold the same text case-folded for the directory,
+    so searches are index- or LIKE-friendly and behave alike on SQLite and PostgreSQL.
+    """
+
+    __tablename__ = "introductions"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "user_id"),
+        Index("ix_introductions_guild_region", "guild_id", "region_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    user_id: Mapped[int] = mapped_column(Snowflake, index=True, info=personal())
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(100))
+    organisation: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(50))
+    # In the member's order, for display; introduction_skills holds them for searching.
+    skills: Mapped[list[str]] = mapped_column(JSON)
+    happy_to_help: Mapped[str | None] = mapped_column(String(500))
+    looking_for: Mapped[str | None] = mapped_column(String(500))
+    role_key: Mapped[str] = mapped_column(String(100), default="")
+    organisation_key: Mapped[str] = mapped_column(String(100), default="")
+    region_key: Mapped[str] = mapped_column(String(50), default="")
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    channel_id: Mapped[int | None] = mapped_column(Snowflake)
+    message_id: Mapped[int | None] = mapped_column(Snowflake)
+    # Set when the member leaves the server: hidden from the directory, deleted after the
+    # guild's retention period unless they come back.
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IntroductionSkill(Base):
+    """One skill tag of an introduction, for search and the community's skill counts."""
+
+    __tablename__ = "introduction_skills"
+    __table_args__ = (Index("ix_introduction_skills_guild_tag", "guild_id", "tag"),)
+
+    introduction_id: Mapped[int] = mapped_column(
+        ForeignKey("introductions.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+
+
+class DirectorySearch(Base):
+    """A /members find search, kept so its page buttons work after a restart."""
+
+    __tablename__ = "directory_searches"
+    # Ids are never reused, so an old page button cannot open a newer search.
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012  (SQLAlchemy reads it)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    user_id: Mapped[int] = mapped_column(Snowflake, index=True, info=personal())
+    criteria: Mapped[dict[str, str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class PairingMember(Base):
+    """A member who opted in to pairing rounds."""
+
+    __tablename__ = "pairing_members"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(
+        Snowflake, primary_key=True, autoincrement=False, info=personal()
+    )
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PairingRound(Base):
+    """One round of pairings; created ahead with its due time, filled in when it runs."""
+
+    __tablename__ = "pairing_rounds"
+    __table_args__ = (UniqueConstraint("guild_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    number: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set, once, by the conditional update that makes the pairs: a second run does nothing.
+    ran_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # scheduled, done or cancelled (cadence changed or pairing switched off)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+
+
+class Pair(Base):
+    """Two members (three for an odd count) introduced to each other in a round."""
+
+    __tablename__ = "pairs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("pairing_rounds.id", ondelete="CASCADE"), index=True
+    )
+    starter: Mapped[str] = mapped_column(String(300))
+    # Where they were introduced: a private thread, or "dm" when no thread was possible.
+    thread_id: Mapped[int | None] = mapped_column(Snowflake)
+    delivered: Mapped[str | None] = mapped_column(String(8))
+    # "Did you meet?": NULL until someone answers; yes from anyone counts.
+    met: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class PairMember(Base):
+    __tablename__ = "pair_members"
+
+    pair_id: Mapped[int] = mapped_column(
+        ForeignKey("pairs.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Snowflake, primary_key=True, autoincrement=False, index=True, info=personal()
+    )
+    guild_id: Mapped[int] = mapped_column(Snowflake)

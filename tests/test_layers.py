@@ -45,7 +45,7 @@ def test_layer_imports(package: str, forbidden: tuple[str, ...]) -> None:
 
 # Pure computation, no I/O: allowed in the rules layer (recurrence via dateutil.rrule, as the
 # project's dependency policy asks, rather than hand-written month arithmetic).
-DOMAIN_MAY_IMPORT = {"bot", "dateutil"}
+DOMAIN_MAY_IMPORT = {"bot", "dateutil", "networkx"}
 
 
 def test_domain_uses_only_the_standard_library() -> None:

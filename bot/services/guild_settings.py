@@ -20,6 +20,7 @@ from bot.domain.guild_settings import (
     parse_regions,
     resolve_timezone,
 )
+from bot.domain.introductions import DEFAULT_RETENTION_DAYS, check_retention
 from bot.domain.members import Actor
 from bot.errors import BadInput, NotAllowed
 from db.engine import Sessions
@@ -41,6 +42,8 @@ class GuildSettingsView:
     regions: tuple[str, ...]
     regions_are_default: bool
     topics_max_per_member: int | None
+    retention_days: int
+    pairing_cadence: str | None
     channels: dict[ChannelPurpose, int]
     updated_at: datetime | None
     updated_by: int | None
@@ -157,6 +160,10 @@ class GuildSettingsService:
             )
         return await self._update(actor, topics_max_per_member=limit)
 
+    async def set_retention_days(self, actor: Actor, days: int) -> GuildSettingsView:
+        require_manager(actor)
+        return await self._update(actor, retention_days=check_retention(days))
+
     async def _update(self, actor: Actor, **values: Any) -> GuildSettingsView:
         async with self._sessions.begin() as session:
             await repositories.ensure_guild_settings(session, actor.guild_id)
@@ -192,6 +199,8 @@ class GuildSettingsService:
             regions=regions or DEFAULT_REGIONS,
             regions_are_default=regions is None,
             topics_max_per_member=row.topics_max_per_member if row else None,
+            retention_days=(row.retention_days if row else None) or DEFAULT_RETENTION_DAYS,
+            pairing_cadence=row.pairing_cadence if row else None,
             channels={
                 ChannelPurpose(channel.purpose): channel.channel_id
                 for channel in channels

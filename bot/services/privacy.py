@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, utcnow
 from bot.services.guild_settings import GuildSettingsPersonalData, GuildSettingsService
+from bot.services.introductions import IntroductionPersonalData
 from bot.services.meetups import MeetupPersonalData
+from bot.services.pairing import PairingPersonalData
 from bot.services.talks import TalkPersonalData
 from bot.services.topics import TopicPersonalData
 from db.engine import Sessions
@@ -80,4 +82,6 @@ def personal_data_sources(
         MeetupPersonalData(clock),
         TopicPersonalData(),
         TalkPersonalData(clock),
+        IntroductionPersonalData(clock),
+        PairingPersonalData(),
     ]

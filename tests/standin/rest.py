@@ -378,6 +378,7 @@ class RestApi:
             "POST", "/channels/{channel_id}/messages/{message_id}/threads", self.thread_from_message
         )
         add("POST", "/channels/{channel_id}/threads", self.thread_without_message)
+        add("PUT", "/channels/{channel_id}/thread-members/{user_id}", self.add_thread_member)
         add("GET", "/guilds/{guild_id}", self.get_guild)
         add("GET", "/guilds/{guild_id}/channels", self.guild_channels)
         add("GET", "/guilds/{guild_id}/roles", self.guild_roles)
@@ -738,11 +739,27 @@ class RestApi:
         if channel.type not in (GUILD_TEXT, GUILD_NEWS) or channel.guild is None:
             raise ApiError(400, 50024, "Cannot execute action on this channel type")
         kind = req.json.get("type") or PRIVATE_THREAD
+        if channel.type == GUILD_NEWS and kind == PRIVATE_THREAD:
+            # Announcement channels hold announcement threads only.
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
         needed = (
             perms.CREATE_PRIVATE_THREADS if kind == PRIVATE_THREAD else perms.CREATE_PUBLIC_THREADS
         )
         self._require(channel, needed)
         return self._new_thread(channel, channel.guild, req.json, kind, new_snowflake()).payload()
+
+    async def add_thread_member(self, req: ApiRequest) -> object:
+        thread = self._channel(req)
+        if not thread.is_thread:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        user = self.s.find_user(req.snowflake("user_id"))
+        if user is None or thread.guild is None or user.id not in thread.guild.members:
+            raise unknown("Member", 10007)
+        if thread.archived:
+            raise ApiError(400, 50083, "Thread is archived")
+        self._require(thread, perms.SEND_MESSAGES_IN_THREADS)
+        thread.thread_members.add(user.id)
+        return NO_CONTENT
 
     def _new_thread(
         self, parent: FakeChannel, guild: FakeGuild, body: JSON, kind: int, thread_id: int

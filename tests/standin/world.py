@@ -246,6 +246,7 @@ class FakeChannel:
     created_at: str = field(default_factory=iso_now)
     last_message_id: int | None = None
     message_count: int = 0
+    thread_members: set[int] = field(default_factory=set)  # added with PUT thread-members
 
     @property
     def is_thread(self) -> bool:
