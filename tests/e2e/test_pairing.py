@@ -64,15 +64,19 @@ async def test_round_threads_exactly_once_and_follow_up(
     def threads() -> list[FakeChannel]:
         return [t for t in guild.threads if t.parent is pairing_channel]
 
-    await standin.wait_until(
-        lambda: (
-            True
-            if len(threads()) == 2 and all(len(standin.messages(t)) >= 3 for t in threads())
-            else None
-        ),
-        10,
-        lambda: f"threads: {threads()}",
-    )
+    async def greeted(count: int) -> None:
+        """Until `count` threads each hold the greeting and both introductions."""
+        await standin.wait_until(
+            lambda: (
+                True
+                if len(threads()) == count and all(len(standin.messages(t)) >= 3 for t in threads())
+                else None
+            ),
+            10,
+            lambda: f"threads: {threads()}",
+        )
+
+    await greeted(2)
     together = []
     for thread in guild.threads:
         assert thread.type == 12  # private
@@ -94,15 +98,7 @@ async def test_round_threads_exactly_once_and_follow_up(
     # A week on: the follow-up, and the next weekly round, which repeats nobody.
     clock.advance(days=7)
     await bot.dispatcher.run_due()
-    await standin.wait_until(
-        lambda: (
-            True
-            if len(threads()) == 4 and all(len(standin.messages(t)) >= 3 for t in threads())
-            else None
-        ),
-        10,
-        lambda: f"threads: {threads()}",
-    )
+    await greeted(4)
     again = [t.thread_members for t in threads()[2:]]
     assert not any(pair in together for pair in again)
     for pair in again:
