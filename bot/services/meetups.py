@@ -457,15 +457,13 @@ class MeetupService:
         if wanted is RsvpStatus.WAITLISTED:
             raise BadInput("Choose Going, Maybe or Can't go.")
         now = self._clock()
-        # On PostgreSQL the commonest click is one statement; skipped for a meetup this
-        # process saw full (a hint only: the general path below decides).
-        if wanted is RsvpStatus.GOING and self._sessions.postgres and meetup_id not in self._full:
-            async with self._sessions.autocommit() as once:
-                seated = await repo.pg_going_at_once(
-                    once, meetup_id=meetup_id, guild_id=guild_id, user_id=user_id, now=now
-                )
-            if seated is not None:
-                return RsvpOutcome(_ref_of_row(seated), RsvpStatus.GOING, None)
+        # On PostgreSQL a new Going answer is one statement: a seat, or (for a meetup this
+        # process saw full) a waitlist place. `_full` is a hint only: if the statement
+        # finds things otherwise, nothing changes and the general path below decides.
+        if wanted is RsvpStatus.GOING and self._sessions.postgres:
+            outcome = await self._going_at_once(guild_id, user_id, meetup_id, now)
+            if outcome is not None:
+                return outcome
         # The hottest path: straight on the driver (db.raw), at most three statements for a
         # new answer.
         async with self._sessions.raw() as tx:
@@ -498,6 +496,30 @@ class MeetupService:
         elif previous is RsvpStatus.GOING:
             self._full.discard(meetup_id)
         return RsvpOutcome(meetup, status, previous, rank, promoted)
+
+    async def _going_at_once(
+        self, guild_id: int, user_id: int, meetup_id: int, now: datetime
+    ) -> RsvpOutcome | None:
+        """PostgreSQL: a new Going answer as a seat, or a waitlist place, in one statement
+        each; None when the general path must decide (an earlier answer, closed, a race)."""
+        async with self._sessions.autocommit() as once:
+            if meetup_id not in self._full:
+                row = await repo.pg_going_at_once(
+                    once, meetup_id=meetup_id, guild_id=guild_id, user_id=user_id, now=now
+                )
+                if row is not None and row["seated"]:
+                    return RsvpOutcome(_ref_of_row(row), RsvpStatus.GOING, None)
+                if row is None or not row["looked_full"]:
+                    return None
+                self._full.add(meetup_id)
+            row = await repo.pg_waitlist_at_once(
+                once, meetup_id=meetup_id, guild_id=guild_id, user_id=user_id, now=now
+            )
+            if row is None:
+                return None
+            # Read after the place was committed, outside the row lock (see the statement).
+            rank = await repo.raw_waitlist_rank(once, meetup_id, int(row["waitlist_counter"]))
+        return RsvpOutcome(_ref_of_row(row), RsvpStatus.WAITLISTED, None, rank)
 
     async def member_left(self, guild_id: int, user_id: int) -> list[tuple[MeetupRef, list[int]]]:
         """A member left the server: their RSVPs to coming meetups go, and seats move on."""

@@ -321,7 +321,8 @@ async def raw_waitlist_rank(tx: RawTransaction, meetup_id: int, position: int) -
 # One statement (one round trip, its own transaction) for the commonest click on
 # PostgreSQL: Going, a place is free, no earlier answer. The UPDATE takes the seat under
 # the row lock and the INSERT records the answer; if anything else holds (an earlier
-# answer, full, closed), nothing changes and the caller takes the general path. Two
+# answer, full, closed), nothing changes and the row says whether the meetup looked full
+# (from the statement's snapshot: a hint for the caller's next step, not a decision). Two
 # clicks by one member at once: the second's INSERT hits the unique constraint and the
 # whole statement, seat included, is rolled back.
 _GOING_AT_ONCE = """
@@ -340,16 +341,57 @@ WITH earlier AS (
     SELECT guild_id, id, $2, 'going', NULL, $4 FROM seat
     RETURNING id
 )
-SELECT seat.*, NULL AS rsvp_id, NULL AS rsvp_status, NULL AS waitlist_position
-FROM seat, answer
+SELECT seat.*, TRUE AS seated, FALSE AS looked_full FROM seat, answer
+UNION ALL
+SELECT m.id, m.guild_id, m.number, m.title, m.starts_at, m.status,
+       m.announcement_channel_id, m.announcement_message_id, m.thread_id, FALSE,
+       m.capacity IS NOT NULL AND m.going_count >= m.capacity
+       AND NOT EXISTS (SELECT 1 FROM earlier)
+FROM meetups AS m
+WHERE m.id = $1 AND NOT EXISTS (SELECT 1 FROM answer)
 """
 
 
 async def pg_going_at_once(
     tx: RawTransaction, *, meetup_id: int, guild_id: int, user_id: int, now: datetime
 ) -> Mapping[str, Any] | None:
-    """The meetup if the member got a place in one statement, else None (nothing changed)."""
+    """The meetup, with `seated` (the member got a place in this one statement) and
+    `looked_full`; None if the meetup is gone or a twin click got there first."""
     try:
         return await tx.row(_GOING_AT_ONCE, meetup_id, user_id, guild_id, now)
+    except DuplicateRow:
+        return None
+
+
+# The same for a full meetup (PostgreSQL): a new Going answer joins the end of the waitlist
+# in one statement. The place is numbered under the meetup's row lock; the caller reads the
+# rank afterwards, outside the lock: everyone numbered before had committed by the time
+# this statement got the lock, so the count then is exact.
+_WAITLIST_AT_ONCE = """
+WITH earlier AS (
+    SELECT 1 FROM rsvps WHERE meetup_id = $1 AND user_id = $2
+), spot AS (
+    UPDATE meetups SET waitlist_counter = waitlist_counter + 1
+    WHERE id = $1 AND guild_id = $3 AND status = 'scheduled' AND starts_at > $4
+      AND capacity IS NOT NULL AND going_count >= capacity
+      AND NOT EXISTS (SELECT 1 FROM earlier)
+    RETURNING id, guild_id, number, title, starts_at, status,
+              announcement_channel_id, announcement_message_id, thread_id, waitlist_counter
+), answer AS (
+    INSERT INTO rsvps (guild_id, meetup_id, user_id, status, waitlist_position, updated_at)
+    SELECT guild_id, id, $2, 'waitlisted', waitlist_counter, $4 FROM spot
+    RETURNING id
+)
+SELECT spot.* FROM spot, answer
+"""
+
+
+async def pg_waitlist_at_once(
+    tx: RawTransaction, *, meetup_id: int, guild_id: int, user_id: int, now: datetime
+) -> Mapping[str, Any] | None:
+    """The meetup (with the new `waitlist_counter`, the member's position) if the member
+    joined the waitlist in one statement, else None (nothing changed)."""
+    try:
+        return await tx.row(_WAITLIST_AT_ONCE, meetup_id, user_id, guild_id, now)
     except DuplicateRow:
         return None
