@@ -69,6 +69,10 @@ class _Postgres:
         return int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0
 
 
+# Column names by statement (the raw path has a handful of fixed statements).
+_SQLITE_COLUMNS: dict[str, tuple[str, ...]] = {}
+
+
 class _Sqlite:
     postgres = False
 
@@ -86,12 +90,18 @@ class _Sqlite:
         return _PLACEHOLDER.sub(r"?\1", sql), values
 
     # Each await is a hop to aiosqlite's thread: cursors are not closed explicitly (sqlite3
-    # finalises them when they go), which saves a hop per statement.
+    # finalises them when they go), which saves a hop per statement; a query's column names
+    # are learnt once, after which it runs and fetches in a single hop.
     async def row(self, sql: str, *args: Any) -> Mapping[str, Any] | None:
-        cursor = await self._connection.execute(*self._prepare(sql, args))
-        found = await cursor.fetchone()
-        names = [column[0] for column in cursor.description or ()]
-        return None if found is None else dict(zip(names, found, strict=True))
+        query, values = self._prepare(sql, args)
+        names = _SQLITE_COLUMNS.get(query)
+        if names is None:
+            cursor = await self._connection.execute(query, values)
+            found = await cursor.fetchall()
+            names = _SQLITE_COLUMNS[query] = tuple(c[0] for c in cursor.description or ())
+        else:
+            found = await self._connection.execute_fetchall(query, values)
+        return dict(zip(names, found[0], strict=True)) if found else None
 
     async def execute(self, sql: str, *args: Any) -> int:
         cursor = await self._connection.execute(*self._prepare(sql, args))

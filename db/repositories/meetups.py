@@ -322,7 +322,7 @@ async def raw_waitlist_rank(tx: RawTransaction, meetup_id: int, position: int) -
 # PostgreSQL: Going, a place is free, no earlier answer. The UPDATE takes the seat under
 # the row lock and the INSERT records the answer; if anything else holds (an earlier
 # answer, full, closed), nothing changes and the row says whether the meetup looked full
-# (from the statement's snapshot: a hint for the caller's next step, not a decision). Two
+# (a hint for the caller's next step, not a decision). Two
 # clicks by one member at once: the second's INSERT hits the unique constraint and the
 # whole statement, seat included, is rolled back.
 _GOING_AT_ONCE = """
@@ -340,15 +340,22 @@ WITH earlier AS (
     INSERT INTO rsvps (guild_id, meetup_id, user_id, status, waitlist_position, updated_at)
     SELECT guild_id, id, $2, 'going', NULL, $4 FROM seat
     RETURNING id
+), missed AS (
+    -- FOR UPDATE reads the row as the last click left it, not as this statement's
+    -- snapshot saw it before waiting for the lock: racing clicks learn it is full now.
+    SELECT id, guild_id, number, title, starts_at, status,
+           announcement_channel_id, announcement_message_id, thread_id,
+           capacity IS NOT NULL AND going_count >= capacity AS is_full
+    FROM meetups
+    WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM seat)
+    FOR UPDATE
 )
 SELECT seat.*, TRUE AS seated, FALSE AS looked_full FROM seat, answer
 UNION ALL
-SELECT m.id, m.guild_id, m.number, m.title, m.starts_at, m.status,
-       m.announcement_channel_id, m.announcement_message_id, m.thread_id, FALSE,
-       m.capacity IS NOT NULL AND m.going_count >= m.capacity
-       AND NOT EXISTS (SELECT 1 FROM earlier)
-FROM meetups AS m
-WHERE m.id = $1 AND NOT EXISTS (SELECT 1 FROM answer)
+SELECT id, guild_id, number, title, starts_at, status,
+       announcement_channel_id, announcement_message_id, thread_id, FALSE,
+       is_full AND NOT EXISTS (SELECT 1 FROM earlier)
+FROM missed
 """
 
 
