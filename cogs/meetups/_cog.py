@@ -525,6 +525,14 @@ class MeetupsCog(commands.Cog):
         )
 
     @commands.Cog.listener()
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        """Series occurrences created while the guild was not yet known (jobs run at start-up,
+        before the gateway delivers guilds) get their Discord event now."""
+        for meetup in await self.bot.meetups.upcoming(guild.id):
+            if meetup.series_id is not None and meetup.scheduled_event_id is None:
+                await self.mirror_event(guild, meetup)
+
+    @commands.Cog.listener()
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
         """A member left: their places go to the next on each waitlist."""
         changed = await self.bot.meetups.member_left(payload.guild_id, payload.user.id)

@@ -95,6 +95,8 @@ class MeetupJobs:
             return Outcome.done("the series has ended or was stopped")
         if nxt.announcement_message_id is None:
             message = await self.cog.announce(nxt, nonce=job.nonce)
+            # Before the gateway has delivered the guild (a job run at start-up), the
+            # event is mirrored when the guild becomes available (MeetupsCog).
             guild = self.bot.get_guild(nxt.guild_id)
             await self.cog.mirror_event(guild, nxt)
             return Outcome.done(f"TechMeet #{nxt.number} announced: {message.id}")

@@ -482,6 +482,46 @@ async def test_a_series_announces_its_next_meetup(
     assert len(announcements) == 1
 
 
+async def test_a_series_made_at_start_up_gets_its_discord_event(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    bots: tuple[StartBot, StopBot],
+    clocked: tuple[TechMeetBot, FakeClock, FakeChannel],
+) -> None:
+    """The next occurrence is created by a job that runs as the bot starts, before the
+    gateway has delivered the guild: its Discord event follows once the guild arrives."""
+    bot, clock, channel = clocked
+    start, stop = bots
+    first_start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    await create(standin, guild, organiser, when=first_start.isoformat(), repeat="weekly")
+    assert len(guild.upcoming_events()) == 1
+    await stop(bot)
+    clock.now = first_start + timedelta(minutes=5)
+    # The guild stays unavailable after READY (as in a Discord outage), so the job that
+    # makes the next occurrence cannot see it.
+    standin.guild_create_payloads = lambda intents: []  # type: ignore[method-assign]
+    await start(clock=clock)
+    await standin.wait_for_message(
+        channel, lambda m: bool(m.embeds) and "#2" in m.embeds[0]["title"]
+    )
+    assert len(guild.upcoming_events()) == 1
+    await standin.dispatch(
+        "GUILD_CREATE", guild.payload(intents=standin.gateway.intents, initial=True)
+    )
+    await standin.wait_until(
+        lambda: (
+            True
+            if any(e["name"].startswith("TechMeet #2") for e in guild.scheduled_events.values())
+            else None
+        ),
+        5,
+        lambda: f"events: {[e['name'] for e in guild.scheduled_events.values()]}",
+    )
+    names = [e["name"] for e in guild.scheduled_events.values()]
+    assert sum(name.startswith("TechMeet #2") for name in names) == 1
+
+
 async def test_remind_me_sends_reminders_by_dm_too(
     standin: DiscordStandIn,
     guild: FakeGuild,
