@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -17,8 +18,8 @@ import discord
 from dotenv import find_dotenv, load_dotenv
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings, log_level_number
-from bot.errors import ConfigError
+from bot.config import Settings, log_level_number, shards
+from bot.errors import AlreadyRunning, ConfigError
 from db.engine import create_engine
 from db.migrate import current_revision, head_revision, upgrade
 
@@ -46,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv(find_dotenv(usecwd=True))
     try:
         settings = Settings.from_env(os.environ)
+        if getattr(args, "shard_count", None) or getattr(args, "shard_ids", None):
+            count, ids = shards(args.shard_count or os.environ.get("SHARD_COUNT"), args.shard_ids)
+            settings = dataclasses.replace(settings, shard_count=count, shard_ids=ids)
     except ConfigError as error:
         print(f"techmeet: configuration error: {error}", file=sys.stderr)
         return 2
@@ -76,6 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-migrate", action="store_true", help="do not apply pending database migrations"
     )
+    run.add_argument(
+        "--shard-count", metavar="N", help="shards of the bot in all (overrides SHARD_COUNT)"
+    )
+    run.add_argument(
+        "--shard-ids",
+        metavar="A,B",
+        help="the shards this process runs, e.g. 0,1 (overrides SHARD_IDS)",
+    )
     db = commands.add_parser("db", help="database migrations")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -91,7 +103,7 @@ async def _run(settings: Settings, *, migrate: bool) -> int:
         return 2
     await _prepare_database(settings, migrate=migrate)
 
-    from bot.client import TechMeetBot  # noqa: PLC0415  (keeps `techmeet check` light)
+    from bot.client import make_bot  # noqa: PLC0415  (keeps `techmeet check` light)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -99,7 +111,7 @@ async def _run(settings: Settings, *, migrate: bool) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         try:
-            await _serve(TechMeetBot(settings), settings.discord_token, stop)
+            await _serve(make_bot(settings), settings.discord_token, stop)
         except discord.PrivilegedIntentsRequired:
             log.warning(
                 "Discord refused the Server Members intent, so the bot runs without it: new "
@@ -107,7 +119,9 @@ async def _run(settings: Settings, *, migrate: bool) -> int:
                 "RSVP lists. To fix, open your application's Bot page in the Developer Portal, "
                 "turn on SERVER MEMBERS INTENT under Privileged Gateway Intents and restart."
             )
-            await _serve(TechMeetBot(settings, members_intent=False), settings.discord_token, stop)
+            await _serve(make_bot(settings, members_intent=False), settings.discord_token, stop)
+    except AlreadyRunning as error:
+        raise StartupError(f"not starting: {error}") from None
     except discord.LoginFailure:
         raise StartupError(
             "Discord rejected DISCORD_TOKEN (401 Unauthorized). Reset the token on the Bot page "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.clock import Clock, utcnow
 from bot.coalescer import Coalescer
+from bot.registry import ProcessRegistry, Shards
 from bot.scheduler import Dispatcher
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.introductions import IntroductionService
@@ -80,6 +81,7 @@ class TechMeetBot(commands.Bot):
     introductions: IntroductionService
     pairing: PairingService
     privacy: PrivacyService
+    registry: ProcessRegistry
 
     def __init__(
         self,
@@ -108,6 +110,14 @@ class TechMeetBot(commands.Bot):
         self.engine = create_engine(self.settings.database_url)
         self.sessions = create_sessions(self.engine)
         self.dispatcher = Dispatcher(self.sessions, clock=self.clock)
+        # Liveness is about real time, whatever clock the bot's features are given.
+        self.registry = ProcessRegistry(
+            self.sessions,
+            self.dispatcher.owner,
+            Shards.of(self.settings.shard_count, self.settings.shard_ids),
+            on_lost=self._lost_registration,
+        )
+        await self.registry.start()
         self.edits = Coalescer()
         self.guild_settings = GuildSettingsService(
             self.sessions, default_timezone=self.settings.default_timezone, clock=self.clock
@@ -159,6 +169,9 @@ class TechMeetBot(commands.Bot):
         gc.collect()
         gc.freeze()
 
+    async def _lost_registration(self, why: str) -> None:
+        await self.close()
+
     async def sync_commands(self) -> None:
         if self.settings.dev_guild_id:
             guild = discord.Object(self.settings.dev_guild_id)
@@ -182,6 +195,9 @@ class TechMeetBot(commands.Bot):
         dispatcher = getattr(self, "dispatcher", None)
         if dispatcher is not None:
             await dispatcher.stop()
+        registry = getattr(self, "registry", None)
+        if registry is not None:
+            await registry.stop()
         edits = getattr(self, "edits", None)
         if edits is not None and not self.is_closed():
             # Last counts out before the connection goes.
@@ -190,3 +206,20 @@ class TechMeetBot(commands.Bot):
         engine = getattr(self, "engine", None)
         if engine is not None:
             await engine.dispose()
+
+
+class ShardedTechMeetBot(TechMeetBot, commands.AutoShardedBot):
+    """One process of several: runs shards SHARD_IDS of SHARD_COUNT (discord.py's
+    AutoShardedBot opens one gateway connection per shard)."""
+
+
+def make_bot(settings: Settings, **options: Any) -> TechMeetBot:
+    """The bot for these settings: sharded when SHARD_COUNT is set."""
+    if settings.shard_count is None:
+        return TechMeetBot(settings, **options)
+    return ShardedTechMeetBot(
+        settings,
+        shard_count=settings.shard_count,
+        shard_ids=list(settings.shard_ids or range(settings.shard_count)),
+        **options,
+    )

@@ -46,6 +46,10 @@ class Settings:
     log_level: str = "INFO"
     api_base_url: str = DISCORD_API_BASE_URL
     gateway_url: str = DISCORD_GATEWAY_URL
+    # Gateway sharding: how many shards the bot has in all, and which this process runs.
+    # None: one process, no sharding.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -59,6 +63,7 @@ class Settings:
         if token is not None:
             _check_token(token)
         application_id = _snowflake("DISCORD_APPLICATION_ID", get("DISCORD_APPLICATION_ID"))
+        shard_count, shard_ids = shards(get("SHARD_COUNT"), get("SHARD_IDS"))
         return cls(
             discord_token=token,
             database_url=database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
@@ -77,6 +82,8 @@ class Settings:
                 get("DISCORD_GATEWAY_URL") or DISCORD_GATEWAY_URL,
                 ("ws", "wss"),
             ),
+            shard_count=shard_count,
+            shard_ids=shard_ids,
         )
 
     @property
@@ -149,6 +156,31 @@ def database_url(value: str) -> str:
             "DATABASE_URL", "an in-memory SQLite database would lose everything on restart"
         )
     return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+MAX_SHARDS = 1024
+
+
+def shards(count: str | None, ids: str | None) -> tuple[int | None, tuple[int, ...] | None]:
+    """SHARD_COUNT and SHARD_IDS (e.g. `4` and `0,1`); both unset means no sharding."""
+    if count is None:
+        if ids is not None:
+            raise ConfigError("SHARD_IDS", "needs SHARD_COUNT too (how many shards in all)")
+        return None, None
+    if not count.isdigit() or not 1 <= int(count) <= MAX_SHARDS:
+        raise ConfigError("SHARD_COUNT", f"must be a number from 1 to {MAX_SHARDS}, got {count!r}")
+    total = int(count)
+    if ids is None:
+        return total, tuple(range(total))
+    parts = [part.strip() for part in ids.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() for part in parts):
+        raise ConfigError("SHARD_IDS", f"must be shard numbers separated by commas, got {ids!r}")
+    chosen = tuple(sorted({int(part) for part in parts}))
+    if chosen[-1] >= total:
+        raise ConfigError(
+            "SHARD_IDS", f"shard numbers go from 0 to {total - 1} with SHARD_COUNT={total}"
+        )
+    return total, chosen
 
 
 def _timezone(value: str) -> str:

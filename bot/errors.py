@@ -42,3 +42,8 @@ class ConfigError(Exception):
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
         self.problem = problem
+
+
+class AlreadyRunning(Exception):
+    """Starting this process would clash with one already running (same shards, or a
+    second process on SQLite); the message says which and what to do."""

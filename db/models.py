@@ -496,3 +496,22 @@ class PairMember(Base):
         Snowflake, primary_key=True, autoincrement=False, index=True, info=personal()
     )
     guild_id: Mapped[int] = mapped_column(Snowflake)
+
+
+class BotProcess(Base):
+    """A running bot process and the gateway shards it holds, kept alive by heartbeats.
+
+    Lets a second process on the same token be refused while the first is alive (two would
+    both answer every interaction), and SQLite be refused for more than one process.
+    """
+
+    __tablename__ = "bot_processes"
+
+    # host:pid:random, the same as the dispatcher's claim owner.
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(64))
+    pid: Mapped[int] = mapped_column(Integer)
+    shard_count: Mapped[int] = mapped_column(Integer)
+    shard_ids: Mapped[list[int]] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)

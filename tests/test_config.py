@@ -110,3 +110,22 @@ def test_endpoints_for_a_local_stand_in() -> None:
     )
     assert settings.api_base_url == "http://127.0.0.1:8080/api/v10"
     assert settings.gateway_url == "ws://127.0.0.1:8080/gateway"
+
+
+def test_shards() -> None:
+    """No sharding by default; SHARD_IDS defaults to every shard; bad values are named."""
+    assert (Settings.from_env({}).shard_count, Settings.from_env({}).shard_ids) == (None, None)
+    every = Settings.from_env({"SHARD_COUNT": "3"})
+    assert (every.shard_count, every.shard_ids) == (3, (0, 1, 2))
+    some = Settings.from_env({"SHARD_COUNT": "4", "SHARD_IDS": " 3, 1,1 "})
+    assert some.shard_ids == (1, 3)
+    for env, variable in (
+        ({"SHARD_IDS": "0"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT"),
+        ({"SHARD_COUNT": "two"}, "SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "a"}, "SHARD_IDS"),
+    ):
+        with pytest.raises(ConfigError) as raised:
+            Settings.from_env(env)
+        assert raised.value.variable == variable

@@ -129,6 +129,45 @@ async def test_without_the_members_intent_it_says_which_toggle_and_serves_intro(
     assert "Traceback" not in stderr, stderr
 
 
+async def test_a_second_process_is_refused_while_the_first_runs(
+    standin: DiscordStandIn, run_bot
+) -> None:
+    """Two processes on one token would both answer every command: the second says why
+    and stops; once the first has stopped, a new one starts."""
+    standin.add_guild("FE Technicians")
+    first = await run_bot()
+    await standin.wait_for_gateway_idle(timeout=60)
+    second = await run_bot()
+    _, stderr = await asyncio.wait_for(second.process.communicate(), 60)
+    assert second.process.returncode == 1
+    assert "SQLite database, which serves one process only" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    code, _ = await first.stop()
+    assert code == 0
+    third = await run_bot()
+    await standin.wait_for_gateway_idle(timeout=60)
+    assert third.process.returncode is None
+    code, stderr_text = await third.stop()
+    assert code == 0, stderr_text
+
+
+async def test_sharded_processes_split_shards_on_postgresql(
+    standin: DiscordStandIn, run_bot, postgres_url: str
+) -> None:
+    """`run --shard-count 2 --shard-ids 0` twice: the second is refused (shard 0 is held);
+    SHARD_IDS=1 would be its own shard (checked in the registry's tests)."""
+    standin.add_guild("FE Technicians")
+    first = await run_bot("--shard-count", "2", "--shard-ids", "0", DATABASE_URL=postgres_url)
+    await standin.wait_for_gateway_idle(timeout=60)
+    second = await run_bot("--shard-count", "2", "--shard-ids", "0", DATABASE_URL=postgres_url)
+    _, stderr = await asyncio.wait_for(second.process.communicate(), 60)
+    assert second.process.returncode == 1
+    assert "already holds shard 0" in stderr.decode()
+    code, stderr_text = await first.stop()
+    assert code == 0, stderr_text
+    assert "shard 0 of 2" in stderr_text
+
+
 async def test_killed_just_before_a_reminder_it_is_posted_once(
     standin: DiscordStandIn, run_bot
 ) -> None:
