@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -14,6 +16,7 @@ from discord.ext import commands
 
 from bot.clock import Clock, utcnow
 from bot.coalescer import Coalescer
+from bot.pacing import Pacer
 from bot.registry import ProcessRegistry, Shards
 from bot.scheduler import Dispatcher
 from bot.services.guild_settings import GuildSettingsService
@@ -62,6 +65,18 @@ def bot_intents(*, members: bool = True) -> discord.Intents:
     return intents
 
 
+def _paced(request: Callable[..., Awaitable[Any]], pacer: Pacer) -> Callable[..., Awaitable[Any]]:
+    """discord.py sends every bot-token REST request through HTTPClient.request: each one
+    takes a token from the pacer first (interaction responses use webhooks, not this)."""
+
+    @functools.wraps(request)
+    async def paced(*args: Any, **kwargs: Any) -> Any:
+        await pacer.before_request()
+        return await request(*args, **kwargs)
+
+    return paced
+
+
 class TechMeetTree(app_commands.CommandTree["TechMeetBot"]):
     async def interaction_check(self, interaction: discord.Interaction[TechMeetBot], /) -> bool:
         # Read back by the error cog to log each invocation's duration.
@@ -105,6 +120,8 @@ class TechMeetBot(commands.Bot):
         )
         self.settings = settings
         self.clock = clock
+        self.pacer = Pacer()
+        self.http.request = _paced(self.http.request, self.pacer)  # type: ignore[method-assign,assignment]
 
     async def setup_hook(self) -> None:
         self.engine = create_engine(self.settings.database_url)
@@ -116,6 +133,7 @@ class TechMeetBot(commands.Bot):
             self.dispatcher.owner,
             Shards.of(self.settings.shard_count, self.settings.shard_ids),
             on_lost=self._lost_registration,
+            on_count=self.pacer.share,
         )
         await self.registry.start()
         self.edits = Coalescer()

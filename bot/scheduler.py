@@ -24,6 +24,7 @@ import discord
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock
+from bot.pacing import in_background
 from db.engine import Sessions
 from db.repositories import jobs
 
@@ -279,6 +280,8 @@ class Dispatcher:
 
     async def _run_handler(self, handler: Handler, job: Job) -> Outcome | None:
         """Run the handler; None when the job was handed back to be retried."""
+        # Requests the job makes (and tasks it starts) wait for the pacer's tokens.
+        background = in_background.set(True)
         try:
             return await handler(job, self._clock())
         except Exception as error:
@@ -288,6 +291,8 @@ class Dispatcher:
                     log.exception("job %s (%s) failed", job.id, job.kind)
                 return Outcome.failed(why)
             return await self._retry(job, why)
+        finally:
+            in_background.reset(background)
 
     async def _retry(self, job: Job, why: str) -> Outcome | None:
         if job.attempts >= MAX_ATTEMPTS:

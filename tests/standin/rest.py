@@ -188,6 +188,23 @@ class RateLimit:
         return json_response(429, body, headers)
 
 
+def _counts_globally(request: web.Request, path: str) -> bool:
+    """Discord's global limit is per bot token; interaction responses are not bound by it."""
+    authorised = request.headers.get("Authorization", "").startswith("Bot ")
+    return authorised and not path.startswith(("/interactions/", "/webhooks/"))
+
+
+def _global_refusal(retry_after: float) -> web.Response:
+    body = {"message": "You are being rate limited.", "retry_after": round(retry_after, 3)}
+    headers = {
+        "Via": "1.1 google",
+        "Retry-After": str(math.ceil(retry_after)),
+        "X-RateLimit-Global": "true",
+        "X-RateLimit-Scope": "global",
+    }
+    return json_response(429, body | {"global": True}, headers)
+
+
 def default_fault_body(status: int) -> tuple[Any, dict[str, str]]:
     if status == 429:
         retry_after = 0.05
@@ -220,6 +237,7 @@ class RestApi:
         self.routes: list[Route] = []
         self.faults: list[Fault] = []
         self.rate_limits: list[RateLimit] = []
+        self.global_limit: RateLimit | None = None
         self._register_routes()
 
     # -- the pipeline --------------------------------------------------------------------------
@@ -239,6 +257,15 @@ class RestApi:
         fault = self._take_fault(method, path, after=False)
         if fault is not None:
             return fault.response()
+        if self.global_limit is not None and _counts_globally(request, path):
+            now = time.monotonic()
+            retry_after = self.global_limit.retry_after(now)
+            if retry_after > 0:
+                self.s.rate_limited += 1
+                self.s.global_rate_limited += 1
+                self.s.notify()
+                return _global_refusal(retry_after)
+            self.global_limit.hits.append(now)
         limit = next((r for r in self.rate_limits if r.path_regex.search(path)), None)
         if limit is not None:
             now = time.monotonic()

@@ -83,7 +83,8 @@ class DiscordStandIn:
         # "Now" for Discord's time rules (scheduled events must start in the future); a test with a
         # fake clock (a callable returning a datetime) can set it here.
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
-        self.rate_limited = 0  # 429s answered by rate_limit() limiters
+        self.rate_limited = 0  # 429s answered by rate_limit() and rate_limit_global()
+        self.global_rate_limited = 0  # of which from the global limit
         self.guilds: list[FakeGuild] = []
         self.commands: dict[int | None, list[JSON]] = {}
         self.problems: list[str] = []
@@ -586,6 +587,15 @@ class DiscordStandIn:
         if limit < 1 or per_seconds <= 0:
             raise StandInError("rate_limit() needs limit >= 1 and per_seconds > 0")
         self.rest.rate_limits.append(RateLimit(re.compile(path_regex), limit, per_seconds))
+
+    def rate_limit_global(self, limit: int, per_seconds: float = 1.0) -> None:
+        """Discord's global limit: at most ``limit`` requests per ``per_seconds`` with the bot
+        token on any route, interaction responses and webhooks excepted (Discord: about 50 a
+        second). Beyond it: 429 with ``global: true`` and ``X-RateLimit-Global``, counted in
+        ``rate_limited`` and ``global_rate_limited``."""
+        if limit < 1 or per_seconds <= 0:
+            raise StandInError("rate_limit_global() needs limit >= 1 and per_seconds > 0")
+        self.rest.global_limit = RateLimit(re.compile(""), limit, per_seconds)
 
     # -- waiting -------------------------------------------------------------------------------
 
