@@ -4,68 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import signal
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from tests.e2e.conftest import MANAGE_GUILD
 from tests.standin import DiscordStandIn
-
-TECHMEET = str(Path(sys.executable).with_name("techmeet"))
-
-
-class BotProcess:
-    """A `techmeet run` subprocess whose output is collected for assertions."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    async def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
-        self.process.send_signal(sig)
-        _, stderr = await asyncio.wait_for(self.process.communicate(), 30)
-        assert self.process.returncode is not None
-        return self.process.returncode, stderr.decode()
-
-
-@pytest.fixture
-async def run_bot(
-    standin: DiscordStandIn, tmp_path: Path
-) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
-    processes: list[BotProcess] = []
-
-    async def start(*args: str, **env: str) -> BotProcess:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "DATABASE_"))}
-        clean.update(
-            {
-                "DISCORD_TOKEN": standin.token,
-                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'techmeet.db'}",
-                "DISCORD_API_BASE_URL": standin.api_base,
-                "DISCORD_GATEWAY_URL": standin.gateway_url,
-                **env,
-            }
-        )
-        process = await asyncio.create_subprocess_exec(
-            TECHMEET,
-            "run",
-            *args,
-            cwd=tmp_path,
-            env=clean,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        processes.append(BotProcess(process))
-        return processes[-1]
-
-    yield start
-    for bot in processes:
-        if bot.process.returncode is None:
-            bot.process.kill()
-            await bot.process.wait()
 
 
 async def test_settings_survive_a_restart(standin: DiscordStandIn, run_bot) -> None:
