@@ -20,9 +20,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 # Requests a second across all processes: Discord's 50, less a margin for requests made
-# outside the bot's control (discord.py's own, another tool on the same token).
+# outside the bot's control (discord.py's own, another tool on the same token). A full
+# bucket plus a second's refill must stay under 50 in any one second.
 GLOBAL_BUDGET = 45.0
-BURST = 10.0
+BURST = 3.0
 
 # Set for the duration of a scheduled job (the dispatcher's tasks): its requests wait.
 in_background: contextvars.ContextVar[bool] = contextvars.ContextVar(

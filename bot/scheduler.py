@@ -36,8 +36,10 @@ HORIZON = timedelta(minutes=10)
 # Well inside Discord's nonce window (a few minutes): a retry after a crash is deduplicated.
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
-# Jobs performed at once by one process (each usually one message to Discord).
-CONCURRENT_JOBS = 8
+# Jobs performed at once by one process (each usually one message to Discord). Enough to
+# keep the pacer's 45 requests a second busy while each job also reads and writes the
+# database; the pacer, not this, sets the rate.
+CONCURRENT_JOBS = 24
 # At shutdown, work in progress gets this long to record its outcome.
 STOP_WAIT = timedelta(seconds=10)
 
@@ -165,19 +167,22 @@ class Dispatcher:
         await self.arm()
 
     async def arm(self) -> None:
-        """A timer per job due within the horizon (stable ids, so re-arming replaces)."""
+        """A timer per moment a job falls due within the horizon. Jobs due at the same
+        moment (2,000 reminders for meetups that all start at 18:00) share one timer: one
+        pass claims them all. Ids are stable, so re-arming replaces; a timer whose jobs
+        moved finds nothing to do."""
         if self._stopping:
             return
         now = self._clock()
         with self._in_flight():
             async with self._sessions() as session:
                 upcoming = await jobs.pending_until(session, now + HORIZON)
-        for job_id, due_at in upcoming:
+        for moment in sorted({max(due_at, now) for _, due_at in upcoming}):
             self.scheduler.add_job(
                 self.run_due,
                 "date",
-                run_date=max(due_at, now),
-                id=f"job-{job_id}",
+                run_date=moment,
+                id=f"due-{moment.timestamp():.3f}",
                 replace_existing=True,
             )
 

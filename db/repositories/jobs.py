@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ScheduledJob
@@ -20,6 +20,7 @@ PENDING, CLAIMED, DONE, SKIPPED, FAILED, CANCELLED = (
     "cancelled",
 )
 OPEN_STATES = (PENDING, CLAIMED)
+TURN_WINDOW = timedelta(hours=1)
 
 
 async def schedule(
@@ -131,14 +132,33 @@ async def claim_due(
     disjoint sets without waiting on each other. SQLite: the transaction already holds the
     database's write lock (BEGIN IMMEDIATE), so the conditional UPDATE cannot race.
     """
+    # Jobs due at the same moment (many meetups starting at 18:00) go round robin between
+    # servers: every server's first before anyone's second, so the burst spreads over the
+    # servers' channels instead of queueing on one channel's rate limit (5 messages per
+    # 5 s). The turn counts finished jobs too, so it stays put as the burst is worked off;
+    # looking back an hour is enough for that.
+    turn = (
+        func.row_number()
+        .over(
+            partition_by=(ScheduledJob.guild_id, ScheduledJob.due_at),
+            order_by=ScheduledJob.id,
+        )
+        .label("turn")
+    )
+    ranked = (
+        select(ScheduledJob.id.label("id"), turn)
+        .where(ScheduledJob.due_at <= now, ScheduledJob.due_at > now - TURN_WINDOW)
+        .cte("ranked")
+    )
     due = (
         select(ScheduledJob.id)
+        .outerjoin(ranked, ranked.c.id == ScheduledJob.id)
         .where(_claimable(now))  # type: ignore[arg-type]
-        .order_by(ScheduledJob.due_at)
+        .order_by(ScheduledJob.due_at, func.coalesce(ranked.c.turn, 0), ScheduledJob.id)
         .limit(limit)
     )
     if is_postgres(session):
-        due = due.with_for_update(skip_locked=True)
+        due = due.with_for_update(of=ScheduledJob, skip_locked=True)
     result = await session.scalars(
         update(ScheduledJob)
         .where(ScheduledJob.id.in_(due.scalar_subquery()), _claimable(now))  # type: ignore[arg-type]
