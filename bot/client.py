@@ -115,6 +115,9 @@ class TechMeetBot(commands.Bot):
             intents=bot_intents(members=members_intent),
             # User text must never ping; a message meant to ping opts in explicitly.
             allowed_mentions=discord.AllowedMentions.none(),
+            # Asking Discord for every member of every server at start-up takes minutes (and
+            # memory) in big servers; the bot reads members from interactions and events.
+            chunk_guilds_at_startup=False,
             tree_cls=TechMeetTree,
             **options,  # type: ignore[arg-type]
         )

@@ -584,7 +584,12 @@ class MeetupService:
         )
 
     async def upcoming(
-        self, guild_id: int, region: str | None = None, *, include_cancelled: bool = False
+        self,
+        guild_id: int,
+        region: str | None = None,
+        *,
+        include_cancelled: bool = False,
+        limit: int | None = None,
     ) -> list[MeetupView]:
         async with self._sessions() as session:
             meetups = await repo.upcoming(
@@ -593,6 +598,18 @@ class MeetupService:
                 now=self._clock(),
                 region=region,
                 include_cancelled=include_cancelled,
+                limit=limit,
+            )
+            return await self._views(session, meetups)
+
+    async def count_upcoming(self, guild_id: int, region: str | None = None) -> int:
+        async with self._sessions() as session:
+            return await repo.count_upcoming(session, guild_id, now=self._clock(), region=region)
+
+    async def series_occurrences_without_event(self, guild_id: int) -> list[MeetupView]:
+        async with self._sessions() as session:
+            meetups = await repo.series_occurrences_without_event(
+                session, guild_id, now=self._clock()
             )
             return await self._views(session, meetups)
 

@@ -589,7 +589,7 @@ class TopicService:
                     f"TechMeet #{number} is over or cancelled; suggest for a coming one."
                 )
             return meetup.id
-        coming = await meetups_repo.upcoming(session, guild_id, now=now)
+        coming = await meetups_repo.upcoming(session, guild_id, now=now, limit=1)
         return coming[0].id if coming else None
 
     async def _live(self, session: AsyncSession, guild_id: int, number: int) -> Topic:

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# /techmeet list shows this many, soonest first, and says how many more there are.
+LIST_LENGTH = 20
+
 REPEAT_CHOICES = [
     app_commands.Choice(name="Does not repeat", value=Repeat.NONE.value),
     app_commands.Choice(name="Every week", value=Repeat.WEEKLY.value),
@@ -457,7 +460,8 @@ class MeetupsCog(commands.Cog):
     @techmeet.command(name="list", description="Upcoming TechMeets, soonest first.")
     @app_commands.autocomplete(region=regions)
     async def list_(self, interaction: Interaction, region: str | None = None) -> None:
-        meetups = await self.bot.meetups.upcoming(actor(interaction).guild_id, region)
+        guild_id = actor(interaction).guild_id
+        meetups = await self.bot.meetups.upcoming(guild_id, region, limit=LIST_LENGTH)
         if not meetups:
             where = f" in {inert(region)}" if region else ""
             await reply(
@@ -470,13 +474,15 @@ class MeetupsCog(commands.Cog):
             f"**#{m.number}** {format_dt(m.starts_at, 'f')} · {inert(m.title)}"
             + (f" · {m.region}" if m.region else "")
             + f" · {_embeds.counts_text(m)}"
-            for m in meetups[:20]
+            for m in meetups
         ]
         embed = discord.Embed(
             title="Coming up", description=cut("\n".join(lines), 4096), colour=_embeds.COLOUR
         )
-        if len(meetups) > 20:
-            embed.set_footer(text=f"and {len(meetups) - 20} more")
+        if len(meetups) == LIST_LENGTH:
+            more = await self.bot.meetups.count_upcoming(guild_id, region) - LIST_LENGTH
+            if more:
+                embed.set_footer(text=f"and {more} more")
         await reply(interaction, embed=embed)
 
     @techmeet.command(name="info", description="Everything about one TechMeet, and your RSVP.")
@@ -528,9 +534,8 @@ class MeetupsCog(commands.Cog):
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """Series occurrences created while the guild was not yet known (jobs run at start-up,
         before the gateway delivers guilds) get their Discord event now."""
-        for meetup in await self.bot.meetups.upcoming(guild.id):
-            if meetup.series_id is not None and meetup.scheduled_event_id is None:
-                await self.mirror_event(guild, meetup)
+        for meetup in await self.bot.meetups.series_occurrences_without_event(guild.id):
+            await self.mirror_event(guild, meetup)
 
     @commands.Cog.listener()
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:

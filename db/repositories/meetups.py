@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Select, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Meetup, MeetupFeedback, MeetupSeries, MemberPreference, Rsvp
@@ -80,14 +80,45 @@ async def upcoming(
     now: datetime,
     region: str | None = None,
     include_cancelled: bool = False,
+    limit: int | None = None,
 ) -> Sequence[Meetup]:
     """Meetups that have not started yet, soonest first (cancelled ones only if asked)."""
+    query = _upcoming(guild_id, now=now, region=region, include_cancelled=include_cancelled)
+    result = await session.scalars(query.order_by(Meetup.starts_at).limit(limit))
+    return result.all()
+
+
+async def count_upcoming(
+    session: AsyncSession, guild_id: int, *, now: datetime, region: str | None = None
+) -> int:
+    query = _upcoming(guild_id, now=now, region=region, include_cancelled=False)
+    counted = await session.scalar(select(func.count()).select_from(query.subquery()))
+    return int(counted or 0)
+
+
+def _upcoming(
+    guild_id: int, *, now: datetime, region: str | None, include_cancelled: bool
+) -> Select[Meetup]:
     query = select(Meetup).where(Meetup.guild_id == guild_id, Meetup.starts_at > now)
     if not include_cancelled:
         query = query.where(Meetup.status == "scheduled")
     if region is not None:
         query = query.where(func.lower(Meetup.region) == region.lower())
-    result = await session.scalars(query.order_by(Meetup.starts_at))
+    return query
+
+
+async def series_occurrences_without_event(
+    session: AsyncSession, guild_id: int, *, now: datetime
+) -> Sequence[Meetup]:
+    result = await session.scalars(
+        select(Meetup).where(
+            Meetup.guild_id == guild_id,
+            Meetup.starts_at > now,
+            Meetup.status == "scheduled",
+            Meetup.series_id.is_not(None),
+            Meetup.scheduled_event_id.is_(None),
+        )
+    )
     return result.all()
 
 

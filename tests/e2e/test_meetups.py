@@ -12,7 +12,9 @@ import pytest
 
 from bot.client import TechMeetBot
 from bot.domain.meetups import RsvpStatus
+from bot.domain.members import Actor
 from bot.scheduler import LEASE
+from bot.services.meetups import MeetupDraft
 from tests.clock import FakeClock
 from tests.e2e.conftest import (
     MANAGE_EVENTS,
@@ -595,6 +597,29 @@ async def test_list_filters_by_region(
     wales = await standin.slash(guild, member, "techmeet list", region="wales")
     assert "Wales meetup" in wales.embeds[0]["description"]
     assert "London meetup" not in wales.embeds[0]["description"]
+
+
+async def test_list_shows_the_soonest_twenty_and_counts_the_rest(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    member: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """A big community's list: the 20 soonest, then how many more (read, not loaded)."""
+    for n in range(23):
+        await bot.meetups.create(
+            Actor(guild.id, organiser.id, manage_events=True),
+            MeetupDraft(title=f"Meetup {n:02}", when=iso_in(days=2 + n)),
+        )
+    listed = await standin.slash(guild, member, "techmeet list")
+    text = listed.embeds[0]["description"]
+    assert text.count("\n") == 19
+    assert "Meetup 00" in text
+    assert "Meetup 19" in text
+    assert "Meetup 20" not in text
+    assert listed.embeds[0]["footer"]["text"] == "and 3 more"
 
 
 async def test_member_leaving_hands_their_place_on(
