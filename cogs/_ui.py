@@ -13,6 +13,7 @@ import discord
 from bot.domain.guild_settings import ChannelPurpose
 from bot.domain.members import Actor
 from bot.errors import NotReady, TechMeetError
+from db.engine import database_unreachable
 
 if TYPE_CHECKING:
     from bot.client import TechMeetBot
@@ -90,6 +91,16 @@ async def handle_error(interaction: Interaction, error: BaseException) -> None:
     if isinstance(error, TechMeetError):
         log_outcome(interaction, f"refused:{type(error).__name__}")
         await _safe_reply(interaction, error.message)
+        return
+    if database_unreachable(error):
+        # An outage, not a bug: one line in the log, no report (it would fail too).
+        log.warning("database unreachable in %s: %s", interaction_name(interaction), error)
+        log_outcome(interaction, "database-unreachable")
+        await _safe_reply(
+            interaction,
+            "I can't reach my database for a moment, so nothing was changed. "
+            "Please try again in a minute.",
+        )
         return
     reference = secrets.token_hex(4)
     log.error(

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -67,6 +69,34 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+# The database went away (restart, network) or will not take connections for now: asyncpg's
+# connection errors (SQLSTATE 08), "cannot connect now" (57P03) and "terminated by the
+# administrator" (57P01, a restart), too many connections (53300), a database not accepting
+# connections (55000 at connect), and the socket errors beneath them.
+_UNREACHABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ObjectNotInPrerequisiteStateError,
+)
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether `error` means the database cannot be reached right now (so trying again
+    later may work), rather than a mistake in what was asked of it."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig or error
+        inner = getattr(error, "__cause__", None)  # SQLAlchemy's asyncpg adapter wraps once more
+        if inner is not None:
+            error = inner
+    return isinstance(error, _UNREACHABLE)
 
 
 class Sessions:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
 import pytest
 from discord import app_commands
+from sqlalchemy.engine import make_url
 
 from bot.client import TechMeetBot
+from tests.conftest import TEST_POSTGRES_URL, _asyncpg_dsn
+from tests.e2e.conftest import StartBot, StopBot, create, custom_ids
 from tests.standin import DiscordStandIn, FakeGuild, FakeMember
 
 
@@ -64,3 +68,48 @@ async def test_without_organisers_channel_it_is_logged(
     reply = await standin.slash(guild, member, "explode")
     assert "It has been logged" in reply.content
     assert standin.messages(guild.general.id) == []
+
+
+async def test_a_database_outage_gets_a_try_again_and_the_bot_carries_on(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    manager: FakeMember,
+    member: FakeMember,
+    bots: tuple[StartBot, StopBot],
+    postgres_url: str,
+) -> None:
+    """PostgreSQL restarts under the running bot (its connections are cut and new ones
+    refused): clicks and commands meanwhile get a short "try again" and change nothing;
+    once the database is back, the bot carries on without a restart."""
+    start, _ = bots
+    bot = await start(postgres_url)
+    channel = guild.add_text_channel("announcements")
+    await standin.wait_for_gateway_idle()
+    await standin.slash(guild, manager, "setup channel", purpose="announcements", channel=channel)
+    announcement = await create(standin, guild, manager)
+    going = next(c for c in custom_ids(announcement) if c.endswith(":going"))
+    database = make_url(postgres_url).database
+    admin = await asyncpg.connect(_asyncpg_dsn(TEST_POSTGRES_URL))
+    try:
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            database,
+        )
+        for attempt in (
+            standin.click(announcement, going, member),
+            standin.slash(guild, member, "techmeet list"),
+        ):
+            refused = await attempt
+            assert refused.ephemeral
+            assert "can't reach my database" in refused.content, refused.content
+            assert "Traceback" not in refused.content
+    finally:
+        await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        await admin.close()
+    meetup = await bot.meetups.by_number(guild.id, 1)
+    assert meetup.going == 0  # the refused click left nothing behind
+    accepted = await standin.click(announcement, going, member)
+    assert "You're going" in accepted.content, accepted.content
+    listed = await standin.slash(guild, member, "techmeet list")
+    assert listed.embeds
