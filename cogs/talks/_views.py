@@ -382,6 +382,8 @@ class DeclineTalk(
         self.talk_id, self.number = talk_id, number
 
     async def run(self, interaction: Interaction) -> None:
+        # Refused before the form opens, not after a member has typed a reason into it.
+        await interaction.client.meetups.require_organiser(actor(interaction))
         await interaction.response.send_modal(DeclineModal(self.talk_id, self.number))
 
 
