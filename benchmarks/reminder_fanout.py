@@ -11,14 +11,13 @@ rate of at least 40 messages a second (80 % of the global limit), no 429.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import re
-import tempfile
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from benchmarks.rsvp_latency import fresh_postgres, start_techmeet
+from benchmarks.compare import on_both_databases
+from benchmarks.rsvp_latency import start_techmeet
 from bot.domain.guild_settings import ChannelPurpose
 from bot.domain.members import Actor
 from bot.services.guild_settings import GuildSettingsService
@@ -110,24 +109,5 @@ async def run(database_url: str) -> dict[str, str]:
         await standin.close()
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-    )
-    args = parser.parse_args()
-    results = {}
-    with tempfile.TemporaryDirectory() as folder:
-        results["SQLite"] = await run(f"sqlite+aiosqlite:///{folder}/fanout.db")
-    url, drop = await fresh_postgres(args.postgres_url)
-    try:
-        results["PostgreSQL"] = await run(url)
-    finally:
-        await drop()
-    print("| | " + " | ".join(results) + " |\n|---|" + "---|" * len(results))
-    for key in next(iter(results.values())):
-        print(f"| {key} | " + " | ".join(r[key] for r in results.values()) + " |")
-
-
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(on_both_databases(run))

@@ -13,16 +13,15 @@ members are not requested from Discord at start-up).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 
 from sqlalchemy import func, insert, select
 
-from benchmarks.rsvp_latency import MANAGE, TECHMEET, fresh_postgres, spawn
+from benchmarks.compare import on_both_databases
+from benchmarks.rsvp_latency import MANAGE, TECHMEET, spawn
 from db.engine import create_engine
 from db.migrate import upgrade
 from db.models import GuildChannel, GuildSettings, Meetup, ScheduledJob
@@ -146,24 +145,5 @@ async def run(database_url: str) -> dict[str, str]:
         await standin.close()
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-    )
-    args = parser.parse_args()
-    results = {}
-    with tempfile.TemporaryDirectory() as folder:
-        results["SQLite"] = await run(f"sqlite+aiosqlite:///{folder}/startup.db")
-    url, drop = await fresh_postgres(args.postgres_url)
-    try:
-        results["PostgreSQL"] = await run(url)
-    finally:
-        await drop()
-    print("| | " + " | ".join(results) + " |\n|---|" + "---|" * len(results))
-    for key in next(iter(results.values())):
-        print(f"| {key} | " + " | ".join(r[key] for r in results.values()) + " |")
-
-
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(on_both_databases(run))

@@ -9,15 +9,14 @@ limits message edits like Discord (5 per 5 s per channel) and counts any 429.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import secrets
-import tempfile
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
 
-from benchmarks.rsvp_latency import MANAGE, fresh_postgres, percentiles, start_techmeet
+from benchmarks.compare import on_both_databases
+from benchmarks.rsvp_latency import MANAGE, percentiles, start_techmeet
 from tests.standin import DiscordStandIn, FakeMember, FakeMessage
 
 VOTERS = 1000
@@ -121,24 +120,5 @@ async def run(database_url: str) -> dict[str, str]:
         await standin.close()
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-    )
-    args = parser.parse_args()
-    results = {}
-    with tempfile.TemporaryDirectory() as folder:
-        results["SQLite"] = await run(f"sqlite+aiosqlite:///{folder}/votes.db")
-    url, drop = await fresh_postgres(args.postgres_url)
-    try:
-        results["PostgreSQL"] = await run(url)
-    finally:
-        await drop()
-    print("| | " + " | ".join(results) + " |\n|---|" + "---|" * len(results))
-    for key in next(iter(results.values())):
-        print(f"| {key} | " + " | ".join(r[key] for r in results.values()) + " |")
-
-
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(on_both_databases(run))
