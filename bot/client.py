@@ -24,6 +24,7 @@ from bot.services.introductions import IntroductionService
 from bot.services.meetups import MeetupService
 from bot.services.pairing import PairingService
 from bot.services.privacy import PrivacyService, personal_data_sources
+from bot.services.quotas import QuotaService
 from bot.services.talks import TalkService
 from bot.services.topics import TopicService
 from db.engine import Sessions, create_engine, create_sessions
@@ -95,6 +96,7 @@ class TechMeetBot(commands.Bot):
     talks: TalkService
     introductions: IntroductionService
     pairing: PairingService
+    quotas: QuotaService
     privacy: PrivacyService
     registry: ProcessRegistry
 
@@ -177,6 +179,7 @@ class TechMeetBot(commands.Bot):
             clock=self.clock,
             jobs_changed=self.dispatcher.jobs_changed,
         )
+        self.quotas = QuotaService(self.sessions, clock=self.clock)
         self.privacy = PrivacyService(
             self.sessions, personal_data_sources(self.guild_settings, self.clock), clock=self.clock
         )

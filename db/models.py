@@ -515,3 +515,18 @@ class BotProcess(Base):
     shard_ids: Mapped[list[int]] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberQuota(Base):
+    """How often a member did one writing action in the current window (see
+    bot.domain.quotas); in the database so the count holds across processes."""
+
+    __tablename__ = "member_quotas"
+
+    guild_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(
+        Snowflake, primary_key=True, autoincrement=False, info=personal()
+    )
+    action: Mapped[str] = mapped_column(String(32), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    used: Mapped[int] = mapped_column(Integer)

@@ -17,6 +17,7 @@ from bot.services.guild_settings import GuildSettingsPersonalData, GuildSettings
 from bot.services.introductions import IntroductionPersonalData
 from bot.services.meetups import MeetupPersonalData
 from bot.services.pairing import PairingPersonalData
+from bot.services.quotas import QuotaPersonalData
 from bot.services.talks import TalkPersonalData
 from bot.services.topics import TopicPersonalData
 from db.engine import Sessions
@@ -84,4 +85,5 @@ def personal_data_sources(
         TalkPersonalData(clock),
         IntroductionPersonalData(clock),
         PairingPersonalData(),
+        QuotaPersonalData(),
     ]

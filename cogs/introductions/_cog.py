@@ -173,6 +173,7 @@ class IntroductionsCog(commands.Cog):
         criteria = Criteria.of(
             skill=skill, region=region, organisation=organisation, role=role, text=text
         )
+        await self.bot.quotas.take(actor(interaction), "members find")
         page = await self.bot.introductions.find(actor(interaction), criteria)
         view = search_view(page)
         if view is None:

@@ -200,6 +200,7 @@ class BasicsModal(discord.ui.Modal):
             self.add_item(discord.ui.Label(text=text, description=description, component=component))
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await self.bot.quotas.take(actor(interaction), "intro")
         intro = await self.bot.introductions.save_basics(
             actor(interaction),
             name=self.name.value,

@@ -163,6 +163,7 @@ class MeetupsCog(commands.Cog):
         until: str | None = None,
         reminders: str | None = None,
     ) -> None:
+        await self.bot.quotas.take(actor(interaction), "techmeet create")
         await interaction.response.defer(ephemeral=True, thinking=True)
         draft = MeetupDraft(
             title=title,

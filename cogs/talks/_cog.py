@@ -145,6 +145,7 @@ class TalksCog(commands.Cog):
         summary: app_commands.Range[str, 1, 1000] | None = None,
         slides_url: app_commands.Range[str, 1, 512] | None = None,
     ) -> None:
+        await self.bot.quotas.take(actor(interaction), "talk propose")
         changed = await self.bot.talks.propose(
             actor(interaction), meetup, title, length, summary, slides_url
         )

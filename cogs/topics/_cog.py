@@ -84,6 +84,7 @@ class TopicsCog(commands.Cog):
         meetup: MeetupNumber | None = None,
     ) -> None:
         who = actor(interaction)
+        await self.bot.quotas.take(who, "topic suggest")
         suggested = await self.bot.topics.suggest(who, title, details, meetup)
         if suggested.duplicate_of is not None:
             existing = suggested.duplicate_of
