@@ -649,6 +649,35 @@ async def test_member_leaving_hands_their_place_on(
     assert lists[RsvpStatus.GOING] == [waiting.id]
 
 
+async def test_a_member_leaving_while_the_gateway_is_down_is_not_missed(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """The gateway connection drops; a Going member leaves before the bot is back. The bot
+    resumes its session (no new IDENTIFY), Discord replays the missed event, and the place
+    goes to the waitlist as if nothing had happened. Buttons work straight after."""
+    message = await create(standin, guild, organiser, capacity=1)
+    leaver, waiting, late = (guild.add_member(n) for n in ("Leaver", "Waiting", "Late"))
+    await standin.wait_for_gateway_idle()
+    going = f"rsvp:{_meetup_id(message)}:going"
+    await standin.click(message, going, leaver)
+    await standin.click(message, going, waiting)
+    identifies = standin.gateway.identifies
+    await standin.drop_gateway(wait=False)
+    guild.remove_member(leaver)
+    await standin.wait_until_identified()
+    assert standin.gateway.resumes == 1
+    assert standin.gateway.identifies == identifies
+    await standin.wait_for_dm(waiting, lambda m: "A place came free" in m.content, timeout=5)
+    lists = await bot.meetups.rsvp_lists(_meetup_id(message))
+    assert lists[RsvpStatus.GOING] == [waiting.id]
+    full = await standin.click(message, going, late)
+    assert "waitlist, position 1" in full.content, full.content
+
+
 async def test_without_create_events_no_discord_event(
     standin: DiscordStandIn, manager: FakeMember, bots: tuple[StartBot, StopBot]
 ) -> None:
