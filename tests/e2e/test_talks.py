@@ -3,6 +3,7 @@ on the night and speaker reminders across a restart."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -350,3 +351,28 @@ async def test_draw_mode_and_inert_titles(
     )
     assert f"<@{nxt.id}>" in second.content
     assert "Finished" in first_timer.content
+
+
+async def test_a_speaker_reminder_whose_answer_is_lost_arrives_once(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    night: tuple[TechMeetBot, FakeClock, FakeChannel],
+    starts: datetime,
+) -> None:
+    """Discord stores the speaker's DM but the answer is lost (502): discord.py sends it
+    again with the same nonce, so the speaker sees one reminder."""
+    bot, clock, _ = night
+    speaker = guild.add_member("Sol Speaker")
+    await standin.wait_for_gateway_idle()
+    await propose(standin, guild, speaker, "Our Wi-Fi rollout")
+    dm = standin.dm_channel(speaker.user)
+    standin.fail_next("POST", rf"^/channels/{dm.id}/messages$", 502, after_handling=True)
+    clock.now = starts - timedelta(days=1) + timedelta(seconds=1)
+    await bot.dispatcher.run_due()
+    await standin.wait_for_dm(speaker, lambda m: m.content.startswith("Reminder"))
+    await asyncio.sleep(2)  # discord.py's retry comes about a second later
+    sends = [r for r in standin.requests if r[:2] == ("POST", f"/channels/{dm.id}/messages")]
+    reminders = [m for m in standin.dm_messages(speaker) if m.content.startswith("Reminder")]
+    assert len(sends) >= 2  # the send whose answer was lost, and its retry
+    assert len(reminders) == 1
+    standin.problems.clear()  # the injected 502 is recorded as a problem
