@@ -328,7 +328,12 @@ class PairingService:
         self._jobs_changed()
 
     async def _pairs(
-        self, session: AsyncSession, round_id: int, *, undelivered: bool = False
+        self,
+        session: AsyncSession,
+        round_id: int,
+        *,
+        undelivered: bool = False,
+        pair_id: int | None = None,
     ) -> list[PairView]:
         number = await session.scalar(
             select(PairingRound.number).where(PairingRound.id == round_id)
@@ -336,14 +341,16 @@ class PairingService:
         query = select(Pair).where(Pair.round_id == round_id).order_by(Pair.id)
         if undelivered:
             query = query.where(Pair.delivered.is_(None))
+        if pair_id is not None:
+            query = query.where(Pair.id == pair_id)
         pairs = list(await session.scalars(query))
         members: dict[int, list[int]] = {}
-        for pair_id, user_id in await session.execute(
+        for member_of, user_id in await session.execute(
             select(PairMember.pair_id, PairMember.user_id)
             .where(PairMember.pair_id.in_([p.id for p in pairs]))
             .order_by(PairMember.user_id)
         ):
-            members.setdefault(pair_id, []).append(user_id)
+            members.setdefault(member_of, []).append(user_id)
         return [
             PairView(
                 p.id,
@@ -386,7 +393,7 @@ class PairingService:
             elif pair.met is None:
                 pair.met = False
             await session.flush()
-            (view,) = [p for p in await self._pairs(session, pair.round_id) if p.id == pair_id]
+            (view,) = await self._pairs(session, pair.round_id, pair_id=pair_id)
             return view
 
     async def stats(self, actor: Actor) -> Stats:
@@ -399,19 +406,16 @@ class PairingService:
                 .select_from(PairingRound)
                 .where(guild, PairingRound.status == DONE)
             )
-            pairs = await session.scalar(
-                select(func.count()).select_from(Pair).where(Pair.guild_id == actor.guild_id)
-            )
-            answered = await session.scalar(
-                select(func.count())
-                .select_from(Pair)
-                .where(Pair.guild_id == actor.guild_id, Pair.met.is_not(None))
-            )
-            met = await session.scalar(
-                select(func.count())
-                .select_from(Pair)
-                .where(Pair.guild_id == actor.guild_id, Pair.met.is_(True))
-            )
+            # One pass over the guild's pairs for all three counts.
+            pairs, answered, met = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.count(Pair.met),
+                        func.count().filter(Pair.met.is_(True)),
+                    ).where(Pair.guild_id == actor.guild_id)
+                )
+            ).one()
             opted_in = await session.scalar(
                 select(func.count())
                 .select_from(PairingMember)

@@ -124,8 +124,9 @@ def search_view(page: SearchPage) -> discord.ui.View | None:
 # --- posting -----------------------------------------------------------------------------------
 
 
-async def publish(bot: TechMeetBot, intro: IntroductionView) -> str:
-    """Post the introduction, or edit its message if it has one; says where it is."""
+async def publish(bot: TechMeetBot, intro: IntroductionView) -> str | None:
+    """Post the introduction, or edit its message if it has one: its link, or None when
+    there is no introductions channel yet."""
     embed = introduction_embed(intro)
     view = edit_view(intro.user_id)
     if intro.channel_id and intro.message_id:
@@ -141,7 +142,7 @@ async def publish(bot: TechMeetBot, intro: IntroductionView) -> str:
     settings = await bot.guild_settings.get(intro.guild_id)
     channel_id = settings.channel(ChannelPurpose.INTRODUCTIONS)
     if channel_id is None:
-        return "saved (it will be posted once organisers choose an introductions channel)"
+        return None
     channel = bot.get_partial_messageable(channel_id, guild_id=intro.guild_id)
     posted = await channel.send(embed=embed, view=view)
     await bot.introductions.posted(intro.id, channel_id, posted.id)
@@ -255,8 +256,10 @@ class MoreModal(discord.ui.Modal):
         await handle_error(interaction, error)
 
 
-def _where(where: str) -> str:
-    return f"posted: {where}" if where.startswith("https://") else where
+def _where(link: str | None) -> str:
+    if link is None:
+        return "saved (it will be posted once organisers choose an introductions channel)"
+    return f"posted: {link}"
 
 
 async def open_basics(interaction: Interaction) -> None:
