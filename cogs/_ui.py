@@ -24,6 +24,9 @@ log = logging.getLogger("techmeet.interactions")
 
 # Organisers hear about unexpected errors at most this often per server.
 REPORT_INTERVAL_SECONDS = 60.0
+# How long an open form (modal) waits to be sent. Discord never says when a member closes one
+# unsent, so the bot forgets it after this rather than keeping it until a restart.
+FORM_WAIT_SECONDS = 30 * 60.0
 _last_report: dict[int, float] = {}
 
 

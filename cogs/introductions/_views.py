@@ -23,7 +23,7 @@ from bot.domain.introductions import (
 )
 from bot.errors import NotAllowed, NotFound
 from bot.services.introductions import IntroductionView, SearchPage
-from cogs._ui import ReportsErrors, actor, cut, handle_error, inert, reply
+from cogs._ui import FORM_WAIT_SECONDS, ReportsErrors, actor, cut, handle_error, inert, reply
 
 if TYPE_CHECKING:
     from bot.client import TechMeetBot
@@ -170,7 +170,9 @@ class BasicsModal(discord.ui.Modal):
     def __init__(
         self, bot: TechMeetBot, intro: IntroductionView | None, regions: tuple[str, ...]
     ) -> None:
-        super().__init__(title="Introduce yourself (1 of 2)", custom_id="intro:basics")
+        # No fixed custom_id: discord.py files open forms by it, so two members filling in
+        # the same one at once would receive each other's submissions.
+        super().__init__(title="Introduce yourself (1 of 2)", timeout=FORM_WAIT_SECONDS)
         self.bot = bot
         self.name = _text("name", NAME_MAX, intro.name if intro else None, required=True)
         self.role = _text("role", ROLE_MAX, intro.role if intro else None)
@@ -228,7 +230,7 @@ class MoreModal(discord.ui.Modal):
     """Step two: what you can help with, what you are looking for."""
 
     def __init__(self, bot: TechMeetBot, intro: IntroductionView) -> None:
-        super().__init__(title="Introduce yourself (2 of 2)", custom_id="intro:more")
+        super().__init__(title="Introduce yourself (2 of 2)", timeout=FORM_WAIT_SECONDS)
         self.bot = bot
         self.happy_to_help = _text("happy_to_help", FREE_TEXT_MAX, intro.happy_to_help, long=True)
         self.happy_to_help.placeholder = (

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from cogs._ui import ReportsErrors, handle_error, reply
+from cogs._ui import FORM_WAIT_SECONDS, ReportsErrors, handle_error, reply
 
 if TYPE_CHECKING:
     from cogs._ui import Interaction
@@ -64,7 +64,9 @@ class ActionModal(discord.ui.Modal, title="One thing I'll do after tonight"):
     )
 
     def __init__(self, meetup_id: int) -> None:
-        super().__init__(custom_id=f"fb-modal:{meetup_id}")
+        # A fresh custom_id per form: everyone at the meetup answers at once, and discord.py
+        # files open forms by custom_id (see BasicsModal in cogs.introductions).
+        super().__init__(timeout=FORM_WAIT_SECONDS)
         self.meetup_id = meetup_id
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]

@@ -18,7 +18,16 @@ from bot.domain.guild_settings import ChannelPurpose
 from bot.domain.talks import OrderMode, TalkStatus
 from bot.errors import NotReady
 from bot.services.talks import Changed, Lineup, SettingsView, TalkView, Timer
-from cogs._ui import ReportsErrors, actor, cut, handle_error, inert, message_nonce, reply
+from cogs._ui import (
+    FORM_WAIT_SECONDS,
+    ReportsErrors,
+    actor,
+    cut,
+    handle_error,
+    inert,
+    message_nonce,
+    reply,
+)
 
 if TYPE_CHECKING:
     from bot.client import TechMeetBot
@@ -397,7 +406,8 @@ class DeclineModal(discord.ui.Modal, title="Decline a talk"):
     )
 
     def __init__(self, talk_id: int, number: int) -> None:
-        super().__init__(title=f"Decline Talk #{number}", custom_id=f"talk:decline-why:{talk_id}")
+        # A fresh custom_id per form (see BasicsModal in cogs.introductions).
+        super().__init__(title=f"Decline Talk #{number}", timeout=FORM_WAIT_SECONDS)
         self.talk_id = talk_id
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]

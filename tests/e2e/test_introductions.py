@@ -239,3 +239,26 @@ async def test_leaver_leaves_the_directory(
     await standin.wait_for_gateway_idle()
     found = await standin.slash(guild, bea, "members find", skill="moodle")
     assert "Nobody matches" in found.embeds[0]["description"]
+
+
+async def test_members_filling_in_the_form_at_once_each_get_their_own(
+    standin: DiscordStandIn, guild: FakeGuild, intros: FakeChannel
+) -> None:
+    """Two members open the form, then send it in the order they opened it: each is saved
+    as typed, under the right name (forms once shared one id, so the first was lost)."""
+    ada, bo = guild.add_member("Ada"), guild.add_member("Bo")
+    first = await standin.slash(guild, ada, "intro")
+    second = await standin.slash(guild, bo, "intro")
+    assert first.modal is not None
+    assert second.modal is not None
+    saved = await standin.submit_modal(first, ada, {**BASICS, "name": "Ada"})
+    assert "Thanks, Ada!" in saved.content, saved.content
+    saved = await standin.submit_modal(second, bo, {**BASICS, "name": "Bo"})
+    assert "Thanks, Bo!" in saved.content, saved.content
+    step_two = await standin.click(saved, "intro:continue", bo)
+    done = await standin.submit_modal(step_two, bo, {"looking_for": "Cloud print"})
+    assert done.content.startswith("All done"), done.content
+    posted = {m.embeds[0]["title"]: m for m in the_intro(standin, intros)}
+    assert sorted(posted) == ["Ada", "Bo"]
+    assert f"<@{ada.id}>" in posted["Ada"].embeds[0]["description"]
+    assert f"<@{bo.id}>" in posted["Bo"].embeds[0]["description"]

@@ -773,3 +773,37 @@ async def test_a_new_title_renames_the_thread(
     assert message.thread.name == "TechMeet #1: Wi-Fi 7 in FE"
     [event] = guild.upcoming_events()
     assert event["name"] == "TechMeet #1: Wi-Fi 7 in FE"
+
+
+async def test_everyone_answering_the_follow_up_at_once_is_heard(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    clocked: tuple[TechMeetBot, FakeClock, FakeChannel],
+) -> None:
+    """The whole audience opens "One thing I'll do" together: every form sent is recorded
+    (forms once shared one id per meetup, so only the last one opened was heard)."""
+    bot, clock, _ = clocked
+    message = await create(standin, guild, organiser, when=iso_in(days=2))
+    meetup_id = _meetup_id(message)
+    people = [guild.add_member(f"Attendee {i}") for i in range(3)]
+    clock.advance(days=2, hours=2, minutes=1)
+    await bot.dispatcher.run_due()
+    assert message.thread is not None
+    follow_up = await standin.wait_for_message(
+        message.thread, lambda m: "has finished" in m.content
+    )
+    forms = [await standin.click(follow_up, f"fb:{meetup_id}:action", p) for p in people]
+    for form, person in zip(forms, people, strict=True):
+        assert form.modal is not None
+        [field_id] = [
+            c["custom_id"]
+            for row in form.modal["components"]
+            for c in (row.get("components") or [row.get("component", {})])
+            if "custom_id" in c
+        ]
+        noted = await standin.submit_modal(form, person, {field_id: f"Action of {person.name}"})
+        assert "Noted" in noted.content, noted.content
+    stats = await standin.slash(guild, organiser, "techmeet stats")
+    actions = stats.embeds[0]["fields"][-1]["value"]
+    assert all(f"Action of Attendee {i}" in actions for i in range(3)), actions
