@@ -109,6 +109,8 @@ class Dispatcher:
         self._inflight: set[asyncio.Task[object]] = set()
         self._stopping = False
         self._rerun = False
+        self._rearm = False
+        self._arming: asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None]] = set()
 
     def register(self, kind: str, handler: Handler, *, what: str | None = None) -> None:
@@ -187,9 +189,25 @@ class Dispatcher:
             )
 
     def jobs_changed(self) -> None:
-        """Jobs were added or re-timed: refresh the timers soon (not inside a transaction)."""
-        if self.scheduler.running:
-            self.scheduler.add_job(self.arm, id="arm", replace_existing=True)
+        """Jobs were added or re-timed: refresh the timers soon (not inside a transaction).
+
+        Many changes at once share one refresh; a change during a refresh gets another
+        after it, since that refresh may have read the jobs before this one existed. (Not
+        an APScheduler job: it skips a job whose previous run is still going.)
+        """
+        if not self.scheduler.running:
+            return
+        self._rearm = True
+        if self._arming is None or self._arming.done():
+            self._arming = asyncio.create_task(self._arm_while_asked(), name="arm-timers")
+
+    async def _arm_while_asked(self) -> None:
+        while self._rearm and not self._stopping:
+            self._rearm = False
+            try:
+                await self.arm()
+            except Exception:
+                log.exception("could not set timers; the next sweep will try again")
 
     async def run_due(self) -> None:
         """Claim due jobs and start each in its own task. Never raises.

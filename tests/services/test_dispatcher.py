@@ -10,6 +10,7 @@ import discord
 import pytest
 from sqlalchemy import select
 
+from bot.clock import utcnow
 from bot.scheduler import LEASE, MAX_ATTEMPTS, Dispatcher, Job, Outcome, classify
 from db.engine import Sessions
 from db.models import ScheduledJob
@@ -212,3 +213,40 @@ async def test_a_slow_job_does_not_hold_up_others(sessions: Sessions) -> None:
     release.set()
     await dispatcher.idle()
     assert (await states(sessions))[slow_id].state == "done"
+
+
+async def test_a_job_added_while_timers_are_being_set_gets_its_timer(
+    sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Timers are being refreshed (slowly: a busy database) when a reminder is added: it
+    gets its timer at once, not at the next sweep up to 30 s later."""
+    dispatcher = Dispatcher(sessions, clock=utcnow)
+    read = jobs.pending_until
+    reading, slow = asyncio.Event(), asyncio.Event()
+
+    async def slow_first_read(session: object, until: datetime) -> object:
+        found = await read(session, until)  # type: ignore[arg-type]
+        if not reading.is_set():
+            reading.set()
+            await slow.wait()  # this refresh read the jobs before the new one existed
+        return found
+
+    def timers() -> list[str]:
+        return [job.id for job in dispatcher.scheduler.get_jobs() if job.id.startswith("due-")]
+
+    monkeypatch.setattr(jobs, "pending_until", slow_first_read)
+    dispatcher.scheduler.start()
+    try:
+        dispatcher.jobs_changed()
+        await asyncio.wait_for(reading.wait(), 5)
+        await add_jobs(sessions, 1, due=datetime.now(UTC) + timedelta(minutes=5))
+        dispatcher.jobs_changed()
+        await asyncio.sleep(0.05)
+        slow.set()
+        for _ in range(200):  # up to 2 s; the next sweep would be 30 s away
+            if timers():
+                break
+            await asyncio.sleep(0.01)
+        assert len(timers()) == 1, timers()
+    finally:
+        await dispatcher.stop()
