@@ -141,6 +141,19 @@ class TechMeetBot(commands.Bot):
             on_count=self.pacer.share,
         )
         await self.registry.start()
+        await self.load_features()
+        await self.sync_commands()
+        # After the cogs registered their job handlers: overdue jobs run now.
+        await self.dispatcher.start()
+        # Everything loaded so far lives as long as the bot: keep it out of the garbage
+        # collector's sweeps, which otherwise pause a click now and then for milliseconds.
+        gc.collect()
+        gc.freeze()
+
+    async def load_features(self) -> None:
+        """The services, on this bot's sessions and dispatcher, and the cogs: commands,
+        buttons and job handlers. Talks to neither Discord nor the database, so tests can
+        inspect the real command tree without either."""
         self.edits = Coalescer()
         self.guild_settings = GuildSettingsService(
             self.sessions, default_timezone=self.settings.default_timezone, clock=self.clock
@@ -185,13 +198,6 @@ class TechMeetBot(commands.Bot):
         )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands()
-        # After the cogs registered their job handlers: overdue jobs run now.
-        await self.dispatcher.start()
-        # Everything loaded so far lives as long as the bot: keep it out of the garbage
-        # collector's sweeps, which otherwise pause a click now and then for milliseconds.
-        gc.collect()
-        gc.freeze()
 
     async def _lost_registration(self, why: str) -> None:
         await self.close()

@@ -6,12 +6,13 @@ import logging
 import re
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import discord
 
 from bot.domain.guild_settings import ChannelPurpose
 from bot.domain.members import Actor
+from bot.domain.quotas import NO_SERVER
 from bot.errors import NotReady, TechMeetError
 from db.engine import database_unreachable
 
@@ -43,6 +44,21 @@ def actor(interaction: Interaction) -> Actor:
         manage_events=perms.manage_events,
         administrator=perms.administrator,
     )
+
+
+async def take_quota(interaction: Interaction, action: str | None = None) -> None:
+    """Count one use of a writing action by the member; Conflict once over its quota
+    (bot.domain.quotas), before anything is changed.
+
+    Every writing command calls this first, after only the checks of its input that need
+    no database; `action` is then the command's own name. Buttons declare theirs instead
+    (ReportsErrors), and forms pass the action of the command or button that opened them.
+    """
+    if action is None:
+        assert interaction.command is not None, "outside a command, name the action"
+        action = interaction.command.qualified_name
+    who = Actor(guild_id=interaction.guild_id or NO_SERVER, user_id=interaction.user.id)
+    await interaction.client.quotas.take(who, action)
 
 
 async def reply(
@@ -167,12 +183,22 @@ async def _tell_organisers(interaction: Interaction, reference: str) -> None:
 
 
 class ReportsErrors:
-    """Mixin for persistent (dynamic) buttons: failures reach the member like a command's.
+    """Mixin for persistent (dynamic) buttons: failures reach the member like a command's,
+    and each click counts against the button's quota before it does anything.
 
     discord.py only logs exceptions from dynamic items, so the callback is wrapped here.
     Put it before discord.ui.DynamicItem in the bases, name the template's groups after
-    the constructor's parameters, and implement `run`.
+    the constructor's parameters, and implement `run`. Beside the template, declare the
+    quota: `quota="talk review"` (an action in bot.domain.quotas.QUOTAS), or `quota=None`
+    with a comment saying why the button needs none. There is no default, so no button is
+    added without that decision.
     """
+
+    quota: ClassVar[str | None]
+
+    def __init_subclass__(cls, *, quota: str | None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.quota = quota
 
     @classmethod
     async def from_custom_id(
@@ -192,6 +218,8 @@ class ReportsErrors:
     async def callback(self, interaction: discord.Interaction[Any]) -> Any:
         interaction.extras["started"] = time.perf_counter()
         try:
+            if self.quota is not None:
+                await take_quota(interaction, self.quota)
             await self.run(interaction)
         except Exception as error:  # everything must reach the member, never crash
             await handle_error(interaction, error)

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import NotAllowed
-from cogs._ui import ReportsErrors, reply
+from cogs._ui import ReportsErrors, reply, take_quota
 
 if TYPE_CHECKING:
     from bot.client import TechMeetBot
@@ -22,6 +22,7 @@ class EraseButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"privacy:erase:(?P<user_id>\d+)",
+    quota=None,  # confirms the /privacy delete that counted; gone once clicked
 ):
     """Confirms /privacy delete. Persistent, so a restart between asking and confirming is fine."""
 
@@ -64,6 +65,7 @@ class PrivacyCog(commands.Cog):
         name="export", description="Get a file of everything the bot stores about you."
     )
     async def export(self, interaction: Interaction) -> None:
+        await take_quota(interaction)
         data = await self.bot.privacy.export(interaction.user.id)
         payload = json.dumps(data, indent=2, ensure_ascii=False).encode()
         await reply(
@@ -74,6 +76,7 @@ class PrivacyCog(commands.Cog):
 
     @privacy.command(name="delete", description="Erase everything the bot stores about you.")
     async def delete(self, interaction: Interaction) -> None:
+        await take_quota(interaction)
         view = discord.ui.View(timeout=None)
         view.add_item(EraseButton(interaction.user.id))
         await reply(

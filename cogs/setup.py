@@ -18,7 +18,7 @@ from bot.domain.guild_settings import (
 )
 from bot.domain.introductions import MAX_RETENTION_DAYS
 from bot.errors import NotReady
-from cogs._ui import actor, reply
+from cogs._ui import actor, reply, take_quota
 
 if TYPE_CHECKING:
     from bot.client import TechMeetBot
@@ -67,6 +67,7 @@ class SetupCog(commands.Cog):
         self, interaction: Interaction, purpose: str, channel: discord.TextChannel
     ) -> None:
         chosen = ChannelPurpose(purpose)
+        await take_quota(interaction)
         await self.bot.guild_settings.set_channel(
             actor(interaction), chosen, channel.id, bot_permissions=_bot_permissions(channel)
         )
@@ -79,6 +80,7 @@ class SetupCog(commands.Cog):
         description="Members with this role (or Manage Events / Manage Server) organise meetups.",
     )
     async def organiser_role(self, interaction: Interaction, role: discord.Role) -> None:
+        await take_quota(interaction)
         await self.bot.guild_settings.set_organiser_role(actor(interaction), role.id)
         await reply(
             interaction,
@@ -90,6 +92,7 @@ class SetupCog(commands.Cog):
         description="The one role announcements and reminders may ping (leave out to stop pings).",
     )
     async def ping_role(self, interaction: Interaction, role: discord.Role | None = None) -> None:
+        await take_quota(interaction)
         await self.bot.guild_settings.set_ping_role(actor(interaction), role.id if role else None)
         if role is None:
             await reply(interaction, "Done: announcements and reminders won't ping anyone.")
@@ -107,6 +110,7 @@ class SetupCog(commands.Cog):
     @setup.command(name="timezone", description="The timezone meetup times are typed in.")
     @app_commands.describe(tz="An IANA timezone name, e.g. Europe/London")
     async def timezone(self, interaction: Interaction, tz: str) -> None:
+        await take_quota(interaction)
         settings = await self.bot.guild_settings.set_timezone(actor(interaction), tz)
         await reply(
             interaction,
@@ -123,6 +127,7 @@ class SetupCog(commands.Cog):
     @setup.command(name="reminders", description="Default reminder times before each meetup.")
     @app_commands.describe(offsets="e.g. 1w,1d,1h (units m, h, d, w; 1 to 6 reminders)")
     async def reminders(self, interaction: Interaction, offsets: str) -> None:
+        await take_quota(interaction)
         settings = await self.bot.guild_settings.set_reminder_offsets(actor(interaction), offsets)
         await reply(
             interaction,
@@ -141,6 +146,7 @@ class SetupCog(commands.Cog):
     async def topics_max_per_member(
         self, interaction: Interaction, limit: app_commands.Range[int, 1, 25]
     ) -> None:
+        await take_quota(interaction)
         await self.bot.guild_settings.set_topics_max_per_member(actor(interaction), limit)
         plural = "s" if limit != 1 else ""
         await reply(
@@ -150,6 +156,7 @@ class SetupCog(commands.Cog):
     @setup.command(name="regions", description="The regions members and meetups pick from.")
     @app_commands.describe(regions="Comma-separated, e.g. North West, Yorkshire and the Humber")
     async def regions(self, interaction: Interaction, regions: str) -> None:
+        await take_quota(interaction)
         settings = await self.bot.guild_settings.set_regions(actor(interaction), regions)
         await reply(
             interaction,
@@ -164,6 +171,7 @@ class SetupCog(commands.Cog):
     async def retention(
         self, interaction: Interaction, days: app_commands.Range[int, 1, MAX_RETENTION_DAYS]
     ) -> None:
+        await take_quota(interaction)
         kept = await self.bot.introductions.set_retention(actor(interaction), days)
         await reply(
             interaction,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, utcnow
 from bot.domain.members import Actor
-from bot.domain.quotas import QUOTAS, retry_in
+from bot.domain.quotas import NO_SERVER, QUOTAS, retry_in
 from bot.errors import Conflict
 from db.engine import Sessions
 from db.models import MemberQuota
@@ -29,15 +29,18 @@ class QuotaService:
         self._clock = clock
 
     async def take(self, actor: Actor, action: str) -> None:
-        """Count one use of `action`; Conflict (nothing else done) once over the quota."""
+        """Count one use of `action`; Conflict (nothing else done) once over the quota.
+
+        `actor.guild_id` may be NO_SERVER: an action used outside any server."""
         quota = QUOTAS[action]
+        guild_id = NO_SERVER if quota.across_servers else actor.guild_id
         now = self._clock()
         expired = MemberQuota.window_start <= now - quota.per
         async with self._sessions.begin() as session:
             statement = (
                 insert(session)(MemberQuota)
                 .values(
-                    guild_id=actor.guild_id,
+                    guild_id=guild_id,
                     user_id=actor.user_id,
                     action=action,
                     window_start=now,
@@ -55,8 +58,9 @@ class QuotaService:
             used, window_start = (await session.execute(statement)).one()
         if used > quota.limit:
             wait = retry_in(now - window_start, quota)
+            what = quota.label or f"`/{action}`"
             raise Conflict(
-                f"That's a lot of `/{action}` at once ({quota.describe()} is the most). "
+                f"That's a lot of {what} at once ({quota.describe()} is the most). "
                 f"Please try again in {_wait(wait)}."
             )
 

@@ -17,7 +17,7 @@ from bot.domain.introductions import Criteria
 from bot.errors import NotFound
 from bot.scheduler import Job, Outcome
 from bot.services.introductions import INTRO_PURGE
-from cogs._ui import actor, cut, inert, reply
+from cogs._ui import actor, cut, inert, reply, take_quota
 from cogs.introductions._views import (
     introduction_embed,
     open_basics,
@@ -66,6 +66,7 @@ class IntroductionsCog(commands.Cog):
     )
     @app_commands.guild_only()
     async def intro(self, interaction: Interaction) -> None:
+        # Only opens the form: sending it counts as "intro" (see BasicsModal).
         await open_basics(interaction)
 
     async def view_introduction(self, interaction: Interaction, member: discord.Member) -> None:
@@ -95,6 +96,7 @@ class IntroductionsCog(commands.Cog):
         user: discord.Member | discord.User,
         reason: app_commands.Range[str, 1, 300] | None = None,
     ) -> None:
+        await take_quota(interaction)
         intro = await self.bot.introductions.remove(actor(interaction), user.id)
         if intro.channel_id and intro.message_id:
             message = self.bot.get_partial_messageable(intro.channel_id).get_partial_message(
@@ -173,7 +175,7 @@ class IntroductionsCog(commands.Cog):
         criteria = Criteria.of(
             skill=skill, region=region, organisation=organisation, role=role, text=text
         )
-        await self.bot.quotas.take(actor(interaction), "members find")
+        await take_quota(interaction)
         page = await self.bot.introductions.find(actor(interaction), criteria)
         view = search_view(page)
         if view is None:

@@ -23,7 +23,16 @@ from bot.domain.introductions import (
 )
 from bot.errors import NotAllowed, NotFound
 from bot.services.introductions import IntroductionView, SearchPage
-from cogs._ui import FORM_WAIT_SECONDS, ReportsErrors, actor, cut, handle_error, inert, reply
+from cogs._ui import (
+    FORM_WAIT_SECONDS,
+    ReportsErrors,
+    actor,
+    cut,
+    handle_error,
+    inert,
+    reply,
+    take_quota,
+)
 
 if TYPE_CHECKING:
     from bot.client import TechMeetBot
@@ -203,7 +212,7 @@ class BasicsModal(discord.ui.Modal):
             self.add_item(discord.ui.Label(text=text, description=description, component=component))
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
-        await self.bot.quotas.take(actor(interaction), "intro")
+        await take_quota(interaction, "intro")
         intro = await self.bot.introductions.save_basics(
             actor(interaction),
             name=self.name.value,
@@ -242,6 +251,7 @@ class MoreModal(discord.ui.Modal):
         self.add_item(discord.ui.Label(text="Looking for", component=self.looking_for))
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await take_quota(interaction, "intro")
         intro = await self.bot.introductions.save_more(
             actor(interaction),
             happy_to_help=self.happy_to_help.value,
@@ -274,7 +284,10 @@ async def open_basics(interaction: Interaction) -> None:
 
 
 class IntroduceButton(
-    ReportsErrors, discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"intro:start"
+    ReportsErrors,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"intro:start",
+    quota=None,  # only opens the form: sending it counts as "intro"
 ):
     """On the welcome message: whoever clicks introduces themselves."""
 
@@ -292,7 +305,10 @@ class IntroduceButton(
 
 
 class ContinueButton(
-    ReportsErrors, discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"intro:continue"
+    ReportsErrors,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"intro:continue",
+    quota=None,  # only opens the form: sending it counts as "intro"
 ):
     def __init__(self) -> None:
         super().__init__(
@@ -314,6 +330,7 @@ class EditButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"intro:edit:(?P<user_id>\d+)",
+    quota=None,  # only opens the form: sending it counts as "intro"
 ):
     """On an introduction: only its author may edit it."""
 
@@ -349,6 +366,7 @@ class SearchPageButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"members:page:(?P<search_id>\d+):(?P<page>\d+):(?P<label>Previous|Next)",
+    quota=None,  # read-only: pages of a search /members find counted
 ):
     def __init__(self, search_id: int, page: int, label: str, disabled: bool = False) -> None:
         self.search_id, self.page = search_id, page

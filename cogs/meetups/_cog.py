@@ -20,7 +20,16 @@ from bot.domain.meetups import Repeat, RsvpStatus
 from bot.domain.when import preview_when
 from bot.errors import BadInput, NotFound
 from bot.services.meetups import Attendee, Changed, MeetupDraft, MeetupView
-from cogs._ui import actor, cut, handle_error, inert, message_nonce, ping_only, reply
+from cogs._ui import (
+    actor,
+    cut,
+    handle_error,
+    inert,
+    message_nonce,
+    ping_only,
+    reply,
+    take_quota,
+)
 from cogs.meetups import _embeds
 from cogs.meetups._views import (
     announcement_view,
@@ -163,7 +172,7 @@ class MeetupsCog(commands.Cog):
         until: str | None = None,
         reminders: str | None = None,
     ) -> None:
-        await self.bot.quotas.take(actor(interaction), "techmeet create")
+        await take_quota(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         draft = MeetupDraft(
             title=title,
@@ -303,6 +312,7 @@ class MeetupsCog(commands.Cog):
         description: app_commands.Range[str, 1, 1000] | None = None,
         reminders: str | None = None,
     ) -> None:
+        await take_quota(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         draft = MeetupDraft(
             title=title,
@@ -345,6 +355,8 @@ class MeetupsCog(commands.Cog):
         meetup: MeetupNumber,
         reason: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
+        # Counted when asked: each question leads to at most one cancellation.
+        await take_quota(interaction)
         view = await self.bot.meetups.by_number(actor(interaction).guild_id, meetup)
         await self.bot.meetups.require_organiser(actor(interaction))
         if view.cancelled:
@@ -522,6 +534,7 @@ class MeetupsCog(commands.Cog):
         name="remind-me", description="Also get meetup reminders by DM (or stop them)."
     )
     async def remind_me(self, interaction: Interaction, setting: Literal["on", "off"]) -> None:
+        await take_quota(interaction)
         who = actor(interaction)
         await self.bot.meetups.set_dm_reminders(who.guild_id, who.user_id, setting == "on")
         await reply(
@@ -549,7 +562,8 @@ class MeetupsCog(commands.Cog):
 
 
 class ConfirmCancel(discord.ui.View):
-    """Asks before cancelling. Short-lived on purpose: after a restart, cancel again."""
+    """Asks before cancelling. Short-lived on purpose: after a restart, cancel again. No
+    quota of its own: the /techmeet cancel that asked counted, and one click ends it."""
 
     def __init__(
         self, cog: MeetupsCog, number: int, reason: str | None, *, series: bool, owner: int

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from cogs._ui import FORM_WAIT_SECONDS, ReportsErrors, handle_error, reply
+from cogs._ui import FORM_WAIT_SECONDS, ReportsErrors, handle_error, reply, take_quota
 
 if TYPE_CHECKING:
     from cogs._ui import Interaction
@@ -16,6 +16,7 @@ class RatingButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"fb:(?P<meetup_id>\d+):(?P<rating>[1-5])",
+    quota="techmeet feedback",
 ):
     def __init__(self, meetup_id: int, rating: int) -> None:
         super().__init__(
@@ -40,6 +41,7 @@ class ActionButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"fb:(?P<meetup_id>\d+):action",
+    quota=None,  # only opens the form: sending it counts as "techmeet feedback"
 ):
     def __init__(self, meetup_id: int) -> None:
         super().__init__(
@@ -70,6 +72,7 @@ class ActionModal(discord.ui.Modal, title="One thing I'll do after tonight"):
         self.meetup_id = meetup_id
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await take_quota(interaction, "techmeet feedback")
         await interaction.client.meetups.record_action(
             interaction.guild_id or 0, interaction.user.id, self.meetup_id, self.action.value
         )

@@ -25,6 +25,8 @@ class RsvpButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"rsvp:(?P<meetup_id>\d+):(?P<answer>going|maybe|no)",
+    # No quota: RSVPs are latency-critical (≤3 round trips) and idempotent (one per member).
+    quota=None,
 ):
     LABELS: ClassVar = {"going": "Going", "maybe": "Maybe", "no": "Can't go"}
     STYLES: ClassVar = {
@@ -86,6 +88,7 @@ class WhoButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"rsvp:(?P<meetup_id>\d+):who",
+    quota=None,  # read-only
 ):
     def __init__(self, meetup_id: int) -> None:
         super().__init__(
@@ -115,6 +118,7 @@ class CalendarButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"cal:(?P<meetup_id>\d+)",
+    quota=None,  # read-only: a private calendar file
 ):
     def __init__(self, meetup_id: int) -> None:
         super().__init__(

@@ -16,7 +16,7 @@ from bot.domain.guild_settings import ChannelPurpose
 from bot.domain.pairing import Cadence
 from bot.scheduler import Job, Outcome
 from bot.services.pairing import PAIRING_FOLLOW_UP, PAIRING_ROUND, Membership, PairView
-from cogs._ui import ReportsErrors, actor, cut, inert, message_nonce, reply
+from cogs._ui import ReportsErrors, actor, cut, inert, message_nonce, reply, take_quota
 from cogs.introductions._views import introduction_embed
 
 if TYPE_CHECKING:
@@ -62,11 +62,13 @@ class PairingCog(commands.Cog):
 
     @pairing.command(name="join", description="Be paired with someone from another college.")
     async def join(self, interaction: Interaction) -> None:
+        await take_quota(interaction)
         membership = await self.bot.pairing.join(actor(interaction))
         await reply(interaction, "You're in. " + _next(membership))
 
     @pairing.command(name="leave", description="Stop being paired.")
     async def leave(self, interaction: Interaction) -> None:
+        await take_quota(interaction)
         left = await self.bot.pairing.leave(actor(interaction))
         await reply(
             interaction,
@@ -78,6 +80,7 @@ class PairingCog(commands.Cog):
     @pairing.command(name="snooze", description="Skip pairing rounds until a date.")
     @app_commands.describe(until="The day you're back, e.g. 10 Jan or 2027-01-10")
     async def snooze(self, interaction: Interaction, until: app_commands.Range[str, 1, 40]) -> None:
+        await take_quota(interaction)
         membership = await self.bot.pairing.snooze(actor(interaction), until)
         assert membership.snoozed_until is not None
         await reply(
@@ -93,6 +96,7 @@ class PairingCog(commands.Cog):
     @app_commands.choices(cadence=CADENCE_CHOICES)
     @app_commands.default_permissions(manage_events=True)
     async def setup(self, interaction: Interaction, cadence: str) -> None:
+        await take_quota(interaction)
         planned = await self.bot.pairing.setup(
             actor(interaction), None if cadence == "off" else Cadence(cadence)
         )
@@ -115,6 +119,7 @@ class PairingCog(commands.Cog):
     @pairing.command(name="run-now", description="Organisers: run a pairing round now.")
     @app_commands.default_permissions(manage_events=True)
     async def run_now(self, interaction: Interaction) -> None:
+        await take_quota(interaction)
         planned = await self.bot.pairing.run_now(actor(interaction))
         await reply(
             interaction,
@@ -261,6 +266,7 @@ class MetButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"pair:met:(?P<pair_id>\d+):(?P<answer>yes|no)",
+    quota="pairing met",
 ):
     def __init__(self, pair_id: int, answer: str) -> None:
         self.pair_id, self.answer = pair_id, answer

@@ -21,7 +21,7 @@ from bot.domain.talks import (
 )
 from bot.services.talks import Changed
 from bot.services.topics import TopicView
-from cogs._ui import actor, cut, inert, message_nonce, reply
+from cogs._ui import actor, cut, inert, message_nonce, reply, take_quota
 from cogs.meetups._cog import MeetupNumber, MeetupsCog
 from cogs.talks._views import (
     archive_messages,
@@ -145,7 +145,7 @@ class TalksCog(commands.Cog):
         summary: app_commands.Range[str, 1, 1000] | None = None,
         slides_url: app_commands.Range[str, 1, 512] | None = None,
     ) -> None:
-        await self.bot.quotas.take(actor(interaction), "talk propose")
+        await take_quota(interaction)
         changed = await self.bot.talks.propose(
             actor(interaction), meetup, title, length, summary, slides_url
         )
@@ -162,6 +162,7 @@ class TalksCog(commands.Cog):
     @talk.command(name="withdraw", description="Withdraw your talk (a reserve speaker gets in).")
     @app_commands.autocomplete(talk=talk_choices)
     async def withdraw(self, interaction: Interaction, talk: TalkNumber) -> None:
+        await take_quota(interaction)
         changed = await self.bot.talks.withdraw(actor(interaction), talk)
         moved = (
             f" Its minutes went to {len(changed.promoted)} reserve talk"
@@ -184,6 +185,7 @@ class TalksCog(commands.Cog):
         slides_url: app_commands.Range[str, 1, 512] | None = None,
         length: Minutes | None = None,
     ) -> None:
+        await take_quota(interaction)
         changed = await self.bot.talks.edit(
             actor(interaction),
             talk,
@@ -247,6 +249,7 @@ class TalksCog(commands.Cog):
             settings = await self.bot.talks.settings_for(who.guild_id, meetup)
             await reply(interaction, "The current settings:", embed=settings_embed(settings))
             return
+        await take_quota(interaction)
         settings, promoted = await self.bot.talks.update_settings(
             who,
             meetup,
@@ -271,6 +274,7 @@ class TalksCog(commands.Cog):
     @talk.command(name="review", description="Accept or decline proposals (organisers).")
     @app_commands.autocomplete(meetup=any_meetups)
     async def review(self, interaction: Interaction, meetup: MeetupNumber) -> None:
+        # Only shows the proposals: Accept and Decline count as "talk review".
         await reply(interaction, **await review_page(self.bot, interaction, meetup, 0))
 
     @talk.command(name="remove", description="Take a talk off the list (organisers).")
@@ -282,6 +286,7 @@ class TalksCog(commands.Cog):
         talk: TalkNumber,
         reason: app_commands.Range[str, 1, 300] | None = None,
     ) -> None:
+        await take_quota(interaction)
         changed = await self.bot.talks.remove(actor(interaction), talk, reason)
         await reply(interaction, f"Removed {talk_line(changed.talk)}.")
         why = f" The organisers said: {inert(changed.talk.reason)}" if changed.talk.reason else ""
@@ -312,6 +317,7 @@ class TalksCog(commands.Cog):
         talk: TalkNumber | None = None,
         position: app_commands.Range[int, 1, 100] | None = None,
     ) -> None:
+        await take_quota(interaction)
         lineup = await self.bot.talks.order(
             actor(interaction),
             meetup,
@@ -329,6 +335,7 @@ class TalksCog(commands.Cog):
     @talk.command(name="lineup", description="Post the running order in the talks channel.")
     @app_commands.autocomplete(meetup=any_meetups)
     async def lineup(self, interaction: Interaction, meetup: MeetupNumber) -> None:
+        await take_quota(interaction)
         who = actor(interaction)
         await self.bot.meetups.require_organiser(who)
         lineup = await self.bot.talks.lineup(who.guild_id, meetup)
@@ -350,6 +357,7 @@ class TalksCog(commands.Cog):
     @talk.command(name="next", description="On the night: the next speaker, and their timer.")
     @app_commands.autocomplete(meetup=any_meetups)
     async def next_(self, interaction: Interaction, meetup: MeetupNumber) -> None:
+        await take_quota(interaction)
         who = actor(interaction)
         channel_id = await talks_channel(self.bot, who.guild_id)
         on_stage = await self.bot.talks.next_speaker(who, meetup)
@@ -394,6 +402,7 @@ class TalksCog(commands.Cog):
     @talk.command(name="archive", description="After a TechMeet: post its talks and slides.")
     @app_commands.autocomplete(meetup=any_meetups)
     async def archive(self, interaction: Interaction, meetup: MeetupNumber) -> None:
+        await take_quota(interaction)
         who = actor(interaction)
         number, talks = await self.bot.talks.archive(who, meetup)
         channel_id = await talks_channel(self.bot, who.guild_id)

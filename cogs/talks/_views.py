@@ -27,6 +27,7 @@ from cogs._ui import (
     inert,
     message_nonce,
     reply,
+    take_quota,
 )
 
 if TYPE_CHECKING:
@@ -346,6 +347,7 @@ class AcceptTalk(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"talk:accept:(?P<talk_id>\d+):(?P<number>\d+)",
+    quota="talk review",
 ):
     def __init__(self, talk_id: int, number: int, *, row: int | None = None) -> None:
         super().__init__(
@@ -378,6 +380,7 @@ class DeclineTalk(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"talk:decline:(?P<talk_id>\d+):(?P<number>\d+)",
+    quota=None,  # only opens the form: sending it counts as "talk review"
 ):
     def __init__(self, talk_id: int, number: int, *, row: int | None = None) -> None:
         super().__init__(
@@ -411,6 +414,7 @@ class DeclineModal(discord.ui.Modal, title="Decline a talk"):
         self.talk_id = talk_id
 
     async def on_submit(self, interaction: Interaction) -> None:  # type: ignore[override]
+        await take_quota(interaction, "talk review")
         bot = interaction.client
         changed = await bot.talks.decline(actor(interaction), self.talk_id, self.reason.value)
         content = f"Declined {talk_line(changed.talk)}."
@@ -439,6 +443,7 @@ class ReviewPage(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"talk:review:(?P<meetup_number>\d+):(?P<page>\d+):(?P<label>Previous|Next)",
+    quota=None,  # read-only: turns the pages of /talk review
 ):
     def __init__(
         self, meetup_number: int, page: int, label: str, *, row: int | None = None
@@ -466,6 +471,7 @@ class StopTimer(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"talk:stop:(?P<talk_id>\d+)",
+    quota="talk stop",
 ):
     def __init__(self, talk_id: int) -> None:
         super().__init__(

@@ -15,7 +15,7 @@ from bot.errors import BadInput
 from bot.scheduler import Job, Outcome
 from bot.services.topics import Outcome as PollOutcome
 from bot.services.topics import Suggested, TopicView
-from cogs._ui import actor, cut, handle_error, inert, message_nonce, reply
+from cogs._ui import actor, cut, handle_error, inert, message_nonce, reply, take_quota
 from cogs.meetups._cog import MeetupNumber, MeetupsCog
 from cogs.meetups._views import refresh_announcement
 from cogs.topics._views import (
@@ -84,7 +84,7 @@ class TopicsCog(commands.Cog):
         meetup: MeetupNumber | None = None,
     ) -> None:
         who = actor(interaction)
-        await self.bot.quotas.take(who, "topic suggest")
+        await take_quota(interaction)
         suggested = await self.bot.topics.suggest(who, title, details, meetup)
         if suggested.duplicate_of is not None:
             existing = suggested.duplicate_of
@@ -108,12 +108,14 @@ class TopicsCog(commands.Cog):
         title: app_commands.Range[str, 1, 100] | None = None,
         details: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
+        await take_quota(interaction)
         changed = await self.bot.topics.edit(actor(interaction), topic, title, details)
         await reply(interaction, f"Updated {topic_line(changed)}.")
 
     @topic.command(name="withdraw", description="Withdraw your topic before a poll opens on it.")
     @app_commands.autocomplete(topic=topic_choices)
     async def withdraw(self, interaction: Interaction, topic: TopicNumber) -> None:
+        await take_quota(interaction)
         gone = await self.bot.topics.withdraw(actor(interaction), topic)
         await reply(interaction, f"Withdrawn: {topic_line(gone)}.")
 
@@ -138,6 +140,7 @@ class TopicsCog(commands.Cog):
     async def merge(
         self, interaction: Interaction, source: TopicNumber, target: TopicNumber
     ) -> None:
+        await take_quota(interaction)
         merged, into = await self.bot.topics.merge(actor(interaction), source, target)
         await reply(
             interaction,
@@ -158,6 +161,7 @@ class TopicsCog(commands.Cog):
         topic: TopicNumber,
         reason: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
+        await take_quota(interaction)
         removed = await self.bot.topics.remove(actor(interaction), topic)
         await reply(interaction, f"Removed {topic_line(removed)}.")
         if removed.suggested_by:
@@ -185,6 +189,7 @@ class TopicsCog(commands.Cog):
         results: Literal["live", "hidden"] = "live",
         agenda_size: app_commands.Range[int, 1, 10] = DEFAULT_AGENDA_SIZE,
     ) -> None:
+        await take_quota(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         poll = await self.bot.topics.open_poll(
             actor(interaction),
@@ -217,6 +222,7 @@ class TopicsCog(commands.Cog):
     @topic.command(name="close", description="Close a TechMeet's vote now (organisers).")
     @app_commands.autocomplete(meetup=upcoming_meetups)
     async def close(self, interaction: Interaction, meetup: MeetupNumber) -> None:
+        await take_quota(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self.bot.topics.close_meetup_poll(actor(interaction), meetup)
         await self.announce_results(outcome)
@@ -316,6 +322,7 @@ class SuggestAnyway(discord.ui.View):
     async def anyway(
         self, interaction: Interaction, button: discord.ui.Button[SuggestAnyway]
     ) -> None:
+        # No quota of its own: it finishes the /topic suggest that counted; one click, then gone.
         suggested = await self.cog.bot.topics.suggest(
             actor(interaction), self.title, self.details, self.meetup, anyway=True
         )

@@ -131,6 +131,7 @@ class VoteButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"poll:(?P<poll_id>\d+):vote",
+    quota=None,  # voting: latency-critical, and it only opens the member's own ballot
 ):
     def __init__(self, poll_id: int, *, disabled: bool = False) -> None:
         super().__init__(
@@ -156,6 +157,7 @@ class PickTopic(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Select[discord.ui.View]],
     template=r"ballot:(?P<poll_id>\d+):pick",
+    quota=None,  # voting: latency-critical, and it only shows the member's own ballot
 ):
     def __init__(
         self, poll_id: int, ballot: BallotView | None = None, picked: int | None = None
@@ -188,6 +190,8 @@ class DotButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"ballot:(?P<poll_id>\d+):(?P<topic_id>\d+):(?P<change>add|remove)",
+    # No quota: votes are latency-critical and idempotent (dots capped per member, private answer).
+    quota=None,
 ):
     def __init__(self, poll_id: int, topic_id: int, change: str, *, disabled: bool = False) -> None:
         super().__init__(
@@ -215,6 +219,7 @@ class LeadButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"lead:(?P<topic_id>\d+):(?P<number>\d+)",
+    quota="topic lead",
 ):
     def __init__(self, topic_id: int, number: int) -> None:
         super().__init__(
@@ -239,6 +244,7 @@ class BackButton(
     ReportsErrors,
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
     template=r"topic:(?P<number>\d+):back",
+    quota=None,  # answers the /topic suggest that counted; one backing per member per topic
 ):
     def __init__(self, number: int) -> None:
         super().__init__(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.domain.members import Actor
-from bot.domain.quotas import QUOTAS
+from bot.domain.quotas import NO_SERVER, QUOTAS
 from bot.errors import Conflict
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.privacy import PrivacyService, personal_data_sources
@@ -63,3 +63,21 @@ async def test_privacy_covers_the_counters(sessions: Sessions) -> None:
     report = await privacy.erase(ADA.user_id)
     assert "quotas" in report.sources
     assert (await privacy.export(ADA.user_id))["data"]["quotas"] == []
+
+
+async def test_buttons_are_named_in_words_and_privacy_counts_everywhere(
+    sessions: Sessions,
+) -> None:
+    """A family of buttons is refused in words of its own; /privacy counts once for the
+    member across servers and direct messages."""
+    quotas = QuotaService(sessions, clock=FakeClock(NOW))
+    for _ in range(QUOTAS["pairing met"].limit):
+        await quotas.take(ADA, "pairing met")
+    with pytest.raises(Conflict) as refused:
+        await quotas.take(ADA, "pairing met")
+    assert refused.value.message.startswith("That's a lot of “did you meet?” answers at once")
+    servers = [ADA.guild_id + n for n in range(QUOTAS["privacy export"].limit - 1)]
+    for guild_id in [*servers, NO_SERVER]:
+        await quotas.take(Actor(guild_id, ADA.user_id), "privacy export")
+    with pytest.raises(Conflict, match="`/privacy export`"):
+        await quotas.take(ADA, "privacy export")
