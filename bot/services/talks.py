@@ -657,7 +657,11 @@ class TalkService:
             return _timer(talk, row)
 
     async def time_up(self, talk_id: int) -> Timer | None:
-        """The talk's time ran out: its timer ends (the organiser calls the next one)."""
+        """The talk's time ran out: its timer ends (the organiser calls the next one).
+
+        Asked again, as when the job is retried because its edit failed, it returns the
+        same timer: the timer's message stays recorded until the next talk goes on stage.
+        """
         async with self._sessions.begin() as session:
             talk = await session.get(Talk, talk_id)
             row = (
@@ -667,11 +671,19 @@ class TalkService:
                 if talk
                 else None
             )
-            if talk is None or row is None or row.on_stage_id != talk.id:
+            if talk is None or row is None:
                 return None
-            timer = _timer(talk, row)
-            row.on_stage_id = row.timer_channel_id = row.timer_message_id = None
-            return timer
+            if row.on_stage_id == talk.id:
+                timer = _timer(talk, row)
+                row.on_stage_id = None
+                return timer
+            if (
+                row.on_stage_id is None
+                and row.timer_message_id is not None
+                and await _last_on_stage(session, talk.meetup_id) == talk.id
+            ):
+                return _timer(talk, row)
+            return None
 
     async def archive(self, actor: Actor, meetup_number: int) -> tuple[int, list[TalkView]]:
         """After the meetup: the talks given, in running order, with their slides."""
@@ -997,6 +1009,16 @@ async def _finish_current(
             session, (TALK_WARNING, TALK_END), current.id, now=now, why="the talk finished"
         )
     return timer
+
+
+async def _last_on_stage(session: AsyncSession, meetup_id: int) -> int | None:
+    """The talk that went on stage most recently (its timer is the one recorded)."""
+    return await session.scalar(
+        select(Talk.id)
+        .where(Talk.meetup_id == meetup_id, Talk.on_stage_at.is_not(None))
+        .order_by(Talk.on_stage_at.desc(), Talk.id.desc())
+        .limit(1)
+    )
 
 
 async def _accepted(session: AsyncSession, meetup_id: int) -> list[Talk]:

@@ -875,6 +875,32 @@ async def test_time_up_and_stop(world: World) -> None:
     assert await world.talks.stop(ORGANISER, b.talk.id) is None
 
 
+async def test_time_up_again_gives_the_same_timer_until_the_next_talk(world: World) -> None:
+    """The end job retried after its edit failed gets the timer again (the edit must still
+    land); once the next talk is on, a late retry of the earlier end gets nothing, never
+    the new talk's timer."""
+    m = await world.meetup()
+    a = await propose(world, ADA, m, 5)
+    b = await propose(world, BOB, m, 5)
+    world.clock.now = START
+    await world.talks.next_speaker(ORGANISER, m.number)
+    await world.talks.attach_timer(a.talk.id, 1, 2)
+    ended = await world.talks.time_up(a.talk.id)
+    assert ended is not None
+    assert (ended.talk.id, ended.channel_id, ended.message_id) == (a.talk.id, 1, 2)
+    assert await world.talks.time_up(a.talk.id) == ended
+    assert await world.talks.timer(a.talk.id) is None  # no 30-seconds-left after time's up
+    assert await world.talks.stop(ADA, a.talk.id) is None
+    on = await world.talks.next_speaker(ORGANISER, m.number)
+    assert on.finished is None  # its time was already up
+    await world.talks.attach_timer(b.talk.id, 1, 3)
+    assert await world.talks.time_up(a.talk.id) is None
+    b_ended = await world.talks.time_up(b.talk.id)
+    assert b_ended is not None
+    assert b_ended.message_id == 3
+    assert await world.talks.time_up(a.talk.id) is None
+
+
 async def test_next_speaker_in_draw_mode(world: World) -> None:
     """Each next speaker is the one drawn (and told) last time; the one after is drawn now;
     everyone goes on exactly once."""
