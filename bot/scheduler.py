@@ -252,8 +252,12 @@ class Dispatcher:
         self._jobs.discard(task)
         self._inflight.discard(task)
         if not self._stopping:
-            # A slot is free: anything still due can start.
-            self.scheduler.add_job(self.run_due, id="after-job", replace_existing=True)
+            # A slot is free: anything still due can start. A second instance may start
+            # beside a running pass (it only asks that pass to look again); with one,
+            # APScheduler would skip it and warn each time a job ends mid-pass.
+            self.scheduler.add_job(
+                self.run_due, id="after-job", replace_existing=True, max_instances=2
+            )
 
     async def _claim(self, *, limit: int) -> list[Job]:
         async with self._sessions.begin() as session:
