@@ -1,7 +1,7 @@
 """Every benchmark, one after another: `.venv/bin/python -m benchmarks [--postgres-url URL]`.
 
 Each runs in its own process (as it would alone), so one's bot, stand-in and memory do not
-colour the next's figures. Takes about 20 minutes on the 2-core development machine.
+colour the next's figures. Takes about 30 minutes on the 2-core development machine.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 
 BENCHMARKS = (
     "rsvp_latency",
+    "command_latency",
     "vote_burst",
     "reminder_fanout",
     "startup",

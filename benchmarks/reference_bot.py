@@ -1,5 +1,5 @@
-"""The floor for the RSVP benchmark: a bare discord.py bot answering a persistent button
-with a fixed ephemeral message, pointed at the same Discord stand-in."""
+"""The floor for the latency benchmarks: a bare discord.py bot answering a persistent button
+and a slash command with a fixed ephemeral message, pointed at the same Discord stand-in."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ class Fixed(discord.ui.View):
 class ReferenceBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.add_view(Fixed())
+        self.tree.add_command(ping)
+        await self.tree.sync()
+
+
+@discord.app_commands.command(description="Answers at once.")
+async def ping(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message("You're answered.", ephemeral=True)
 
 
 async def main() -> None:

@@ -53,13 +53,15 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), p99
 
 
-async def spawn(args: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+async def spawn(
+    args: list[str], env: dict[str, str], *, show_errors: bool = False
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         *args,
         env={**os.environ, **env},
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=None if show_errors else asyncio.subprocess.DEVNULL,
     )
 
 
