@@ -36,6 +36,9 @@ HORIZON = timedelta(minutes=10)
 # Well inside Discord's nonce window (a few minutes): a retry after a crash is deduplicated.
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
+# Failures within this long of a guild's first one are reported together: a deleted channel
+# fails every reminder due at that moment, and organisers should get one message, not 200.
+REPORT_GATHER = timedelta(seconds=1)
 # Jobs performed at once by one process (each usually one message to Discord). Enough to
 # keep the pacer's 45 requests a second busy while each job also reads and writes the
 # database; the pacer, not this, sets the rate.
@@ -84,7 +87,8 @@ class Outcome:
 
 
 Handler = Callable[[Job, datetime], Awaitable[Outcome]]
-FailureReporter = Callable[[Job, str], Awaitable[None]]
+# A guild's jobs that failed for good around the same moment, each with why.
+FailureReporter = Callable[[int, list[tuple[Job, str]]], Awaitable[None]]
 
 
 class Dispatcher:
@@ -112,6 +116,9 @@ class Dispatcher:
         self._rearm = False
         self._arming: asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None]] = set()
+        self._unreported: dict[int, list[tuple[Job, str]]] = {}
+        self._reporting: set[asyncio.Task[None]] = set()
+        self._report_now = asyncio.Event()
 
     def register(self, kind: str, handler: Handler, *, what: str | None = None) -> None:
         """`what` names the job for organisers when it fails, e.g. "A speaker reminder"."""
@@ -123,7 +130,8 @@ class Dispatcher:
         return self._what.get(kind, f"A scheduled {kind}")
 
     def on_failure(self, reporter: FailureReporter) -> None:
-        """Called when a job fails for good (e.g. a deleted channel), to tell organisers."""
+        """Called when jobs fail for good (e.g. a deleted channel), to tell organisers;
+        a guild's failures around the same moment come in one call."""
         self._report_failure = reporter
 
     async def start(self) -> None:
@@ -147,6 +155,9 @@ class Dispatcher:
             _, late = await asyncio.wait(set(self._inflight), timeout=STOP_WAIT.total_seconds())
             for task in late:
                 task.cancel()
+        if self._reporting:
+            self._report_now.set()  # what is being gathered is reported at once
+            await asyncio.wait(set(self._reporting), timeout=STOP_WAIT.total_seconds())
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
@@ -300,10 +311,29 @@ class Dispatcher:
         if not recorded:
             log.info("job %s changed while it ran; its new state stands", job.id)
         elif outcome.state == jobs.FAILED and self._report_failure is not None:
-            try:
-                await self._report_failure(job, outcome.result or "unknown reason")
-            except Exception:
-                log.exception("could not report the failure of job %s", job.id)
+            self._gather_failure(job, outcome.result or "unknown reason")
+
+    def _gather_failure(self, job: Job, why: str) -> None:
+        waiting = self._unreported.setdefault(job.guild_id, [])
+        waiting.append((job, why))
+        if len(waiting) == 1:
+            task = asyncio.create_task(self._report_soon(job.guild_id))
+            self._reporting.add(task)
+            task.add_done_callback(self._reporting.discard)
+
+    async def _report_soon(self, guild_id: int) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._report_now.wait(), REPORT_GATHER.total_seconds())
+        await self._report(guild_id)
+
+    async def _report(self, guild_id: int) -> None:
+        failures = self._unreported.pop(guild_id, [])
+        if not failures or self._report_failure is None:
+            return
+        try:
+            await self._report_failure(guild_id, failures)
+        except Exception:
+            log.exception("could not report %d failed jobs in guild %s", len(failures), guild_id)
 
     async def _run_handler(self, handler: Handler, job: Job) -> Outcome | None:
         """Run the handler; None when the job was handed back to be retried."""

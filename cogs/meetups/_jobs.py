@@ -14,7 +14,7 @@ from bot.domain.guild_settings import ChannelPurpose, format_offset
 from bot.domain.meetups import Lateness, follow_up_too_late
 from bot.scheduler import Job, Outcome
 from bot.services.meetups import FOLLOW_UP, REMINDER, SERIES_NEXT, Reminder
-from cogs._ui import ping_only
+from cogs._ui import cut, ping_only
 from cogs.meetups import _embeds
 from cogs.meetups._feedback import feedback_view
 
@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from cogs.meetups._cog import MeetupsCog
 
 log = logging.getLogger(__name__)
+
+# A failure report lists this many jobs by name (the message must fit Discord's 2,000
+# characters), then how many more.
+REPORT_LISTED = 10
+WHY_LENGTH = 120
+
+
+def _why(why: str) -> str:
+    return discord.utils.escape_markdown(cut(why, WHY_LENGTH))
 
 
 class MeetupJobs:
@@ -36,7 +45,7 @@ class MeetupJobs:
         dispatcher.register(REMINDER, self.reminder)
         dispatcher.register(SERIES_NEXT, self.series_next)
         dispatcher.register(FOLLOW_UP, self.follow_up)
-        dispatcher.on_failure(self.report_failure)
+        dispatcher.on_failure(self.report_failures)
 
     async def reminder(self, job: Job, now: datetime) -> Outcome:
         reminder = await self.bot.meetups.reminder(job.subject_id, job.detail or 0)
@@ -120,23 +129,40 @@ class MeetupJobs:
         )
         return Outcome.done(str(message.id))
 
-    async def report_failure(self, job: Job, why: str) -> None:
-        """A job failed for good: organisers hear it in their channel (and /techmeet info)."""
-        settings = await self.bot.guild_settings.get(job.guild_id)
+    async def report_failures(self, guild_id: int, failures: list[tuple[Job, str]]) -> None:
+        """Jobs failed for good: organisers hear it in their channel (and /techmeet info),
+        in one message for those that failed together."""
+        settings = await self.bot.guild_settings.get(guild_id)
         channel_id = settings.channel(ChannelPurpose.ORGANISERS)
         if channel_id is None:
-            log.warning("job %s failed and there is no organisers channel: %s", job.id, why)
+            for job, why in failures:
+                log.warning("job %s failed and there is no organisers channel: %s", job.id, why)
             return
+        advice = (
+            "Check the bot's permissions with `/setup channel`; `/techmeet info` shows the state."
+        )
+        if len(failures) == 1:
+            [(job, why)] = failures
+            text = f"{await self._what(job)} could not be done: {_why(why)}. {advice}"
+        else:
+            shown = failures[:REPORT_LISTED]
+            lines = [f"- {await self._what(job)} ({_why(why)})" for job, why in shown]
+            if len(failures) > len(shown):
+                lines.append(f"- …and {len(failures) - len(shown)} more")
+            text = f"{len(failures)} scheduled posts could not be done:\n" + "\n".join(lines)
+            text += f"\n{advice}"
+        await self.bot.get_partial_messageable(channel_id).send(
+            text, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    async def _what(self, job: Job) -> str:
+        """The job in organisers' words, e.g. "The 1h reminder for TechMeet #3"."""
         meetup_jobs = (REMINDER, SERIES_NEXT, FOLLOW_UP)
         # Other features' jobs are about their own things (a poll, a talk), not a meetup.
         meetup = await self.bot.meetups.get(job.subject_id) if job.kind in meetup_jobs else None
         name = f"TechMeet #{meetup.number}" if meetup else "a TechMeet"
-        what = {
+        return {
             REMINDER: f"The {format_offset(job.detail or 0)} reminder for {name}",
             SERIES_NEXT: f"Creating the next meetup after {name}",
             FOLLOW_UP: f"The follow-up post for {name}",
         }.get(job.kind) or self.bot.dispatcher.what(job.kind)
-        await self.bot.get_partial_messageable(channel_id).send(
-            f"{what} could not be done: {discord.utils.escape_markdown(why)}. "
-            "Check the bot's permissions with `/setup channel`; `/techmeet info` shows the state."
-        )

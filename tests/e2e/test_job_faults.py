@@ -482,11 +482,6 @@ async def test_a_permission_lost_mid_burst_keeps_what_was_posted(
     await assert_organisers_told(standin, env, failed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: one organisers' message per failed job. The grouping needs the failure "
-    "reporter in cogs/meetups/_jobs.py to take several jobs (outside this change's files)",
-)
 async def test_a_burst_of_failed_reminders_is_one_message_to_organisers(
     standin: DiscordStandIn,
     guild: FakeGuild,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import utcnow
-from bot.scheduler import LEASE, MAX_ATTEMPTS, Dispatcher, Job, Outcome, classify
+from bot.scheduler import LEASE, MAX_ATTEMPTS, REPORT_GATHER, Dispatcher, Job, Outcome, classify
 from db.engine import Sessions
 from db.models import ScheduledJob
 from db.repositories import jobs
@@ -83,17 +83,45 @@ async def test_final_failures_are_reported(sessions: Sessions) -> None:
     async def handler(job: Job, now: datetime) -> Outcome:
         raise http_error(discord.NotFound, 404, "Unknown Channel")
 
-    async def report(job: Job, why: str) -> None:
-        reported.append((job.id, why))
+    async def report(guild_id: int, failures: list[tuple[Job, str]]) -> None:
+        reported.extend((job.id, why) for job, why in failures)
 
     dispatcher.register("test", handler)
     dispatcher.on_failure(report)
     await dispatcher.run_due()
     await dispatcher.idle()
+    await dispatcher.stop()  # reports at once what it was still gathering
     row = (await states(sessions))[job_id]
     assert row.state == "failed"
     assert "Unknown Channel" in (row.result or "")
     assert reported == [(job_id, row.result)]
+
+
+async def test_failures_together_are_reported_together(sessions: Sessions) -> None:
+    """A deleted channel fails every job due at that moment: each server's organisers get
+    one report listing theirs, not one report per job."""
+    async with sessions.begin() as session:
+        for guild_id, subject_id in [(1, 1), (1, 2), (1, 3), (2, 4)]:
+            await jobs.schedule(
+                session, guild_id=guild_id, kind="test", subject_id=subject_id, due_at=NOW
+            )
+    dispatcher = Dispatcher(sessions, clock=FakeClock(NOW))
+    reported: list[tuple[int, list[int]]] = []
+
+    async def handler(job: Job, now: datetime) -> Outcome:
+        raise http_error(discord.NotFound, 404, "Unknown Channel")
+
+    async def report(guild_id: int, failures: list[tuple[Job, str]]) -> None:
+        reported.append((guild_id, sorted(job.subject_id for job, _ in failures)))
+
+    dispatcher.register("test", handler)
+    dispatcher.on_failure(report)
+    await dispatcher.run_due()
+    await dispatcher.idle()
+    assert reported == []  # still gathering
+    await asyncio.sleep(REPORT_GATHER.total_seconds() + 0.2)
+    assert sorted(reported) == [(1, [1, 2, 3]), (2, [4])]
+    await dispatcher.stop()
 
 
 async def test_server_errors_are_retried_then_given_up(
