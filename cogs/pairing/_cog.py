@@ -14,7 +14,7 @@ from discord.utils import format_dt
 
 from bot.domain.guild_settings import ChannelPurpose
 from bot.domain.pairing import Cadence
-from bot.scheduler import Job, Outcome
+from bot.scheduler import MAX_ATTEMPTS, Job, Outcome, classify
 from bot.services.pairing import PAIRING_FOLLOW_UP, PAIRING_ROUND, Membership, PairView
 from cogs._ui import ReportsErrors, actor, cut, inert, message_nonce, reply, take_quota
 from cogs.introductions._views import introduction_embed
@@ -159,17 +159,18 @@ class PairingCog(commands.Cog):
         pairs = await self.bot.pairing.run_round(job.subject_id)
         if pairs is None:
             return Outcome.skipped("the round was called off")
-        for pair in pairs:
-            await self._introduce(pair)
+        last_try = job.attempts >= MAX_ATTEMPTS
+        for pair in pairs:  # those not introduced yet, when the round is retried
+            await self._introduce(pair, last_try=last_try)
         return Outcome.done(f"introduced {len(pairs)} pair(s)")
 
-    async def _introduce(self, pair: PairView) -> None:
+    async def _introduce(self, pair: PairView, *, last_try: bool) -> None:
         """In a private thread in the pairing channel; by DM when no thread is possible.
 
         The thread's id is saved as soon as it exists, so a retry after a crash posts into
         the same thread instead of opening a second one.
         """
-        thread_id = pair.thread_id or await self._open_thread(pair)
+        thread_id = pair.thread_id or await self._open_thread(pair, last_try=last_try)
         intros = [await self.bot.introductions.get(pair.guild_id, m) for m in pair.members]
         embeds = [introduction_embed(i) for i in intros if i is not None]
         hello = (
@@ -193,7 +194,7 @@ class PairingCog(commands.Cog):
                 log.info("pair %s: could not DM %s: %s", pair.id, member, error)
         await self.bot.pairing.delivered(pair.id, how="dm")
 
-    async def _open_thread(self, pair: PairView) -> int | None:
+    async def _open_thread(self, pair: PairView, *, last_try: bool) -> int | None:
         settings = await self.bot.guild_settings.get(pair.guild_id)
         channel_id = settings.channel(ChannelPurpose.PAIRING)
         if channel_id is None:
@@ -209,6 +210,8 @@ class PairingCog(commands.Cog):
                 invitable=False,
             )
         except discord.HTTPException as error:
+            if classify(error)[0] and not last_try:
+                raise  # Discord is busy or down for a moment: the round is tried again
             log.warning(
                 "pair %s: no private thread in %s (%s); using DMs", pair.id, channel_id, error
             )
