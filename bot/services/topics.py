@@ -34,6 +34,7 @@ from bot.domain.topics import (
 from bot.errors import BadInput, Conflict, NotAllowed, NotFound, TechMeetError
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import MeetupService
+from db import raw
 from db.engine import Sessions
 from db.models import Ballot, Meetup, Poll, PollTopic, Topic, TopicSupport, Vote
 from db.repositories import guild_settings as settings_repo
@@ -89,13 +90,26 @@ class PollView:
 
 
 @dataclass(frozen=True)
+class BallotTopic:
+    id: int
+    number: int
+    title: str
+
+
+@dataclass(frozen=True)
 class BallotView:
-    poll: PollView
+    """A member's own ballot: the poll's topics and their dots on each."""
+
+    poll_id: int
+    meetup_number: int
+    votes_per_member: int
+    open: bool
+    topics: list[BallotTopic]
     mine: dict[int, int]
 
     @property
     def remaining(self) -> int:
-        return self.poll.votes_per_member - sum(self.mine.values())
+        return self.votes_per_member - sum(self.mine.values())
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,9 @@ class TopicService:
         self._clock = clock
         self._jobs_changed = jobs_changed
         self.on_volunteer: Volunteered | None = None
+        # By poll, its ballot's topics. A topic's number and title cannot change while it
+        # is on an open poll's ballot (only open suggestions can be edited).
+        self._ballot_titles: dict[int, dict[int, BallotTopic]] = {}
 
     # --- members ----------------------------------------------------------------------
 
@@ -499,21 +516,23 @@ class TopicService:
             poll = await session.get(Poll, poll_id)
             return None if poll is None else await self._poll_view(session, poll)
 
+    # A vote is the click members make most: one statement reads the poll and the member's
+    # ballot, two spend the dot, and the titles come from memory (see _BALLOT in
+    # db.repositories.topics).
+
     async def ballot(self, guild_id: int, user_id: int, poll_id: int) -> BallotView:
         async with self._sessions() as session:
-            poll = await session.get(Poll, poll_id)
-            if poll is None or poll.guild_id != guild_id:
-                raise NotFound("That poll no longer exists.")
-            return BallotView(
-                await self._poll_view(session, poll), await repo.my_votes(session, poll_id, user_id)
-            )
+            poll = await repo.raw_ballot(await raw.within(session), poll_id, user_id)
+        if poll is None or poll["guild_id"] != guild_id:
+            raise NotFound("That poll no longer exists.")
+        return await self._ballot_view(poll_id, poll, poll["mine"])
 
     async def add_dot(self, guild_id: int, user_id: int, poll_id: int, topic_id: int) -> BallotView:
         """One more dot from the member's budget on a topic. The budget is enforced by one
         conditional statement, so concurrent clicks can never overspend it."""
         now = self._clock()
         async with self._sessions.raw() as tx:
-            poll = await repo.raw_poll_for_vote(tx, poll_id, topic_id)
+            poll = await repo.raw_ballot(tx, poll_id, user_id, topic_id=topic_id, lock=True)
             _check_votable(poll, guild_id, now)
             assert poll is not None
             if poll["on_ballot"] is None:
@@ -534,20 +553,45 @@ class TopicService:
             await repo.raw_add_dot(
                 tx, guild_id=guild_id, poll_id=poll_id, topic_id=topic_id, user_id=user_id
             )
-        return await self.ballot(guild_id, user_id, poll_id)
+        mine = {**poll["mine"], topic_id: poll["mine"].get(topic_id, 0) + 1}
+        return await self._ballot_view(poll_id, poll, mine)
 
     async def remove_dot(
         self, guild_id: int, user_id: int, poll_id: int, topic_id: int
     ) -> BallotView:
         now = self._clock()
         async with self._sessions.raw() as tx:
-            poll = await repo.raw_poll_for_vote(tx, poll_id, topic_id)
+            poll = await repo.raw_ballot(tx, poll_id, user_id, topic_id=topic_id, lock=True)
             _check_votable(poll, guild_id, now)
+            assert poll is not None
             if not await repo.raw_take_back_dot(
                 tx, poll_id=poll_id, topic_id=topic_id, user_id=user_id, now=now
             ):
                 raise Conflict("You have no dot on that topic to take back.")
-        return await self.ballot(guild_id, user_id, poll_id)
+        mine = {**poll["mine"], topic_id: poll["mine"].get(topic_id, 1) - 1}
+        return await self._ballot_view(poll_id, poll, {t: d for t, d in mine.items() if d > 0})
+
+    async def _ballot_view(
+        self, poll_id: int, poll: dict[str, Any], mine: dict[int, int]
+    ) -> BallotView:
+        known = self._ballot_titles.setdefault(poll_id, {})
+        missing = [t for t in poll["ballot"] if t not in known]
+        if missing:  # the first ballot this process shows for the poll
+            async with self._sessions() as session:
+                rows = await session.execute(
+                    select(Topic.id, Topic.number, Topic.title).where(Topic.id.in_(missing))
+                )
+                for topic_id, number, title in rows:
+                    known[topic_id] = BallotTopic(topic_id, number, title)
+        topics = sorted((known[t] for t in poll["ballot"] if t in known), key=lambda t: t.number)
+        return BallotView(
+            poll_id=poll_id,
+            meetup_number=poll["meetup_number"],
+            votes_per_member=poll["votes_per_member"],
+            open=poll["status"] == "open",
+            topics=topics,
+            mine=mine,
+        )
 
     async def member_left(self, guild_id: int, user_id: int) -> list[int]:
         """A member left: their votes leave the open polls' tallies. Returns those polls."""

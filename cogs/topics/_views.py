@@ -13,7 +13,7 @@ import discord
 from discord.utils import format_dt
 
 from bot.domain.topics import Results
-from bot.services.topics import BallotView, Outcome, PollView, TopicView
+from bot.services.topics import BallotTopic, BallotView, Outcome, PollView, TopicView
 from cogs._ui import ReportsErrors, actor, cut, inert, reply
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 COLOUR = discord.Colour.from_rgb(120, 90, 200)
 
 
-def topic_line(topic: TopicView) -> str:
+def topic_line(topic: TopicView | BallotTopic) -> str:
     return f"#{topic.number} · {inert(topic.title)}"
 
 
@@ -67,26 +67,27 @@ def poll_view(poll_id: int, *, closed: bool = False) -> discord.ui.View:
 
 def ballot_message(ballot: BallotView, picked: int | None = None) -> dict[str, Any]:
     """The member's own ballot: their dots, what is left, and controls."""
-    poll = ballot.poll
     lines = []
-    for topic in poll.topics:
+    for topic in ballot.topics:
         mine = ballot.mine.get(topic.id, 0)
         marker = "▶ " if topic.id == picked else ""
         lines.append(f"{marker}{topic_line(topic)}  {dots(mine) if mine else '·'}")
     embed = discord.Embed(
-        title=f"Your ballot: TechMeet #{poll.meetup_number}",
+        title=f"Your ballot: TechMeet #{ballot.meetup_number}",
         description=cut("\n".join(lines), 4096),
         colour=COLOUR,
     )
     embed.set_footer(
-        text=f"{ballot.remaining} of {poll.votes_per_member} dots left. Only you see this; "
+        text=f"{ballot.remaining} of {ballot.votes_per_member} dots left. Only you see this; "
         "votes are anonymous."
     )
     view = discord.ui.View(timeout=None)
-    view.add_item(PickTopic(poll.id, ballot, picked))
+    view.add_item(PickTopic(ballot.poll_id, ballot, picked))
     if picked is not None:
-        view.add_item(DotButton(poll.id, picked, "add", disabled=ballot.remaining <= 0))
-        view.add_item(DotButton(poll.id, picked, "remove", disabled=not ballot.mine.get(picked)))
+        view.add_item(DotButton(ballot.poll_id, picked, "add", disabled=ballot.remaining <= 0))
+        view.add_item(
+            DotButton(ballot.poll_id, picked, "remove", disabled=not ballot.mine.get(picked))
+        )
     return {"embed": embed, "view": view}
 
 
@@ -147,7 +148,7 @@ class VoteButton(
     async def run(self, interaction: Interaction) -> None:
         who = actor(interaction)
         ballot = await interaction.client.topics.ballot(who.guild_id, who.user_id, self.poll_id)
-        if not ballot.poll.open:
+        if not ballot.open:
             await reply(interaction, "This poll has closed; the results are in the thread.")
             return
         await reply(interaction, **ballot_message(ballot))
@@ -168,7 +169,7 @@ class PickTopic(
                 value=str(t.id),
                 default=t.id == picked,
             )
-            for t in (ballot.poll.topics if ballot else [])
+            for t in (ballot.topics if ballot else [])
         ]
         super().__init__(
             discord.ui.Select(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -134,15 +134,6 @@ async def voters(session: AsyncSession, poll_id: int) -> list[int]:
     return list(result)
 
 
-async def my_votes(session: AsyncSession, poll_id: int, user_id: int) -> dict[int, int]:
-    rows = await session.execute(
-        select(Vote.topic_id, Vote.dots).where(
-            Vote.poll_id == poll_id, Vote.user_id == user_id, Vote.dots > 0
-        )
-    )
-    return {int(topic_id): int(dots) for topic_id, dots in rows}
-
-
 async def agenda(session: AsyncSession, meetup_ids: Sequence[int]) -> dict[int, list[str]]:
     """Chosen topics' titles per meetup, in agenda order."""
     result: dict[int, list[str]] = {meetup_id: [] for meetup_id in meetup_ids}
@@ -202,24 +193,47 @@ async def set_statuses(session: AsyncSession, topic_ids: Sequence[int], status: 
 
 # --- a dot, straight on the driver (db.raw): votes come in bursts ----------------------------
 
-_POLL_FOR_VOTE = """
-SELECT p.guild_id, p.status, p.closes_at, p.votes_per_member, pt.topic_id AS on_ballot
+# Everything a member's ballot needs but the topics' titles, in one statement: the poll,
+# whether the topic clicked is on its ballot, the ballot's topics and the member's dots
+# ("topic:dots,..."). Titles do not change while a topic is on an open poll's ballot, so
+# the service keeps them in memory.
+_BALLOT = """
+SELECT p.guild_id, p.status, p.closes_at, p.votes_per_member,
+  coalesce(m.number, 0) AS meetup_number,
+  pt.topic_id AS on_ballot,
+  (SELECT {concat}(CAST(b.topic_id AS TEXT), ',') FROM poll_topics AS b
+    WHERE b.poll_id = p.id) AS ballot,
+  (SELECT {concat}(CAST(v.topic_id AS TEXT) || ':' || CAST(v.dots AS TEXT), ',') FROM votes AS v
+    WHERE v.poll_id = p.id AND v.user_id = $3 AND v.dots > 0) AS mine
 FROM polls AS p
+LEFT OUTER JOIN meetups AS m ON m.id = p.meetup_id
 LEFT OUTER JOIN poll_topics AS pt ON pt.poll_id = p.id AND pt.topic_id = $2
 WHERE p.id = $1
 """
+_BALLOT_POSTGRES = _BALLOT.format(concat="string_agg")
+_BALLOT_SQLITE = _BALLOT.format(concat="group_concat")
 
 
-async def raw_poll_for_vote(
-    tx: RawTransaction, poll_id: int, topic_id: int
-) -> Mapping[str, Any] | None:
-    """The poll (share-locked on PostgreSQL, so closing waits for votes in flight)."""
-    row = await tx.row(
-        _POLL_FOR_VOTE + (" FOR SHARE OF p" if tx.postgres else ""), poll_id, topic_id
-    )
-    if row is not None:
-        row = {**row, "closes_at": to_datetime(row["closes_at"])}
-    return row
+async def raw_ballot(
+    tx: RawTransaction, poll_id: int, user_id: int, *, topic_id: int = 0, lock: bool = False
+) -> dict[str, Any] | None:
+    """The poll and the member's ballot on it. `lock` share-locks the poll on PostgreSQL
+    for a vote, so closing waits for votes in flight."""
+    sql = _BALLOT_POSTGRES + (" FOR SHARE OF p" if lock else "") if tx.postgres else _BALLOT_SQLITE
+    row = await tx.row(sql, poll_id, topic_id, user_id)
+    if row is None:
+        return None
+    mine = {}
+    for pair in (row["mine"] or "").split(","):
+        if pair:
+            topic, dots = pair.split(":")
+            mine[int(topic)] = int(dots)
+    return {
+        **row,
+        "closes_at": to_datetime(row["closes_at"]),
+        "ballot": [int(t) for t in (row["ballot"] or "").split(",") if t],
+        "mine": mine,
+    }
 
 
 async def raw_spend_dot(
