@@ -209,8 +209,11 @@ class PairingService:
         await self._meetups.require_organiser(actor)
         now = self._clock()
         async with self._sessions.begin() as session:
+            # Numbered first: on PostgreSQL the counter's row lock makes a second organiser
+            # pressing at the same time wait here, then call this round off, so one stands.
+            number = await self._round_number(session, actor.guild_id)
             await self._cancel_scheduled(session, actor.guild_id, now)
-            planned = await self._plan(session, actor.guild_id, now)
+            planned = await self._plan(session, actor.guild_id, now, number)
         self._jobs_changed()
         return planned
 
@@ -233,15 +236,22 @@ class PairingService:
                 .values(status=CANCELLED)
             )
 
-    async def _plan(self, session: AsyncSession, guild_id: int, due: datetime) -> RoundView:
-        number = (
-            await session.scalar(
-                select(func.coalesce(func.max(PairingRound.number), 0)).where(
-                    PairingRound.guild_id == guild_id
-                )
-            )
-            or 0
-        ) + 1
+    async def _round_number(self, session: AsyncSession, guild_id: int) -> int:
+        # A counter, not max + 1: two organisers planning at once got the same number.
+        return await settings_repo.next_number(
+            session,
+            guild_id,
+            "pairing-round",
+            after=select(func.coalesce(func.max(PairingRound.number), 0))
+            .where(PairingRound.guild_id == guild_id)
+            .scalar_subquery(),
+        )
+
+    async def _plan(
+        self, session: AsyncSession, guild_id: int, due: datetime, number: int | None = None
+    ) -> RoundView:
+        if number is None:
+            number = await self._round_number(session, guild_id)
         row = PairingRound(guild_id=guild_id, number=number, due_at=due, status=SCHEDULED)
         session.add(row)
         await session.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import GuildChannel, GuildCounter, GuildSettings
@@ -46,11 +46,15 @@ async def set_guild_channel(
     )
 
 
-async def next_number(session: AsyncSession, guild_id: int, kind: str) -> int:
-    """The next per-guild number for `kind` (TechMeet #1, #2...), atomic and gap-free."""
+async def next_number(
+    session: AsyncSession, guild_id: int, kind: str, *, after: ColumnElement[int] | int = 0
+) -> int:
+    """The next per-guild number for `kind` (TechMeet #1, #2...), atomic and gap-free.
+    `after` is where a new counter starts: the highest number already given out, for
+    things numbered before they had a counter."""
     await session.execute(
         insert(session)(GuildCounter)
-        .values(guild_id=guild_id, kind=kind, value=0)
+        .values(guild_id=guild_id, kind=kind, value=after)
         .on_conflict_do_nothing()
     )
     value = await session.scalar(

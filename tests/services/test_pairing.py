@@ -146,3 +146,20 @@ async def test_switching_off_calls_the_planned_round_off(world: World) -> None:
     world.clock.advance(days=1)
     assert (await world.pairing.stats(ORGANISER)).next_round is None
     assert timedelta(0) < planned.due_at - NOW < timedelta(days=8)
+
+
+async def test_organisers_starting_rounds_at_once_each_get_one(world: World) -> None:
+    """Eight organisers press run-now together (on PostgreSQL they really overlap): each is
+    answered with a round of its own number, carrying on from rounds numbered before the
+    counter existed; the last one stands, the others are called off."""
+    async with world.sessions.begin() as session:
+        for number in (1, 2, 3):  # rounds from before: numbered without a counter
+            session.add(PairingRound(guild_id=GUILD, number=number, due_at=NOW, status="done"))
+    organisers = [Actor(GUILD, 100 + i, manage_events=True) for i in range(8)]
+    planned = await asyncio.gather(*(world.pairing.run_now(who) for who in organisers))
+    assert sorted(r.number for r in planned) == list(range(4, 12))
+    async with world.sessions() as session:
+        statuses = list(
+            await session.scalars(select(PairingRound.status).where(PairingRound.number > 3))
+        )
+    assert sorted(statuses) == ["cancelled"] * 7 + ["scheduled"]
