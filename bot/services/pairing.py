@@ -209,11 +209,18 @@ class PairingService:
         await self._meetups.require_organiser(actor)
         now = self._clock()
         async with self._sessions.begin() as session:
-            # Numbered first: on PostgreSQL the counter's row lock makes a second organiser
-            # pressing at the same time wait here, then call this round off, so one stands.
-            number = await self._round_number(session, actor.guild_id)
+            # The server's settings row is locked first (as /pairing setup's update does),
+            # so a second organiser pressing at the same time waits here, then calls this
+            # round off: one stands. (Not the round counter: a round being run takes it
+            # after its round row, and the opposite order would deadlock with it.)
+            await settings_repo.ensure_guild_settings(session, actor.guild_id)
+            await session.execute(
+                select(GuildSettings.guild_id)
+                .where(GuildSettings.guild_id == actor.guild_id)
+                .with_for_update()
+            )
             await self._cancel_scheduled(session, actor.guild_id, now)
-            planned = await self._plan(session, actor.guild_id, now, number)
+            planned = await self._plan(session, actor.guild_id, now)
         self._jobs_changed()
         return planned
 
@@ -236,9 +243,9 @@ class PairingService:
                 .values(status=CANCELLED)
             )
 
-    async def _round_number(self, session: AsyncSession, guild_id: int) -> int:
+    async def _plan(self, session: AsyncSession, guild_id: int, due: datetime) -> RoundView:
         # A counter, not max + 1: two organisers planning at once got the same number.
-        return await settings_repo.next_number(
+        number = await settings_repo.next_number(
             session,
             guild_id,
             "pairing-round",
@@ -246,12 +253,6 @@ class PairingService:
             .where(PairingRound.guild_id == guild_id)
             .scalar_subquery(),
         )
-
-    async def _plan(
-        self, session: AsyncSession, guild_id: int, due: datetime, number: int | None = None
-    ) -> RoundView:
-        if number is None:
-            number = await self._round_number(session, guild_id)
         row = PairingRound(guild_id=guild_id, number=number, due_at=due, status=SCHEDULED)
         session.add(row)
         await session.flush()

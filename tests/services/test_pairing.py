@@ -163,3 +163,23 @@ async def test_organisers_starting_rounds_at_once_each_get_one(world: World) -> 
             await session.scalars(select(PairingRound.status).where(PairingRound.number > 3))
         )
     assert sorted(statuses) == ["cancelled"] * 7 + ["scheduled"]
+
+
+async def test_run_now_while_a_round_is_being_made_does_not_deadlock(world: World) -> None:
+    """A round falls due and is being made (which plans the next one) while organisers
+    press run-now: everything completes (PostgreSQL found a deadlock when run-now took the
+    round counter before calling rounds off), and one planned round is left."""
+    for n, who in enumerate(PEOPLE):
+        await world.opt_in(who, "Riverside" if n < 3 else "Hilltop")
+    await world.pairing.setup(ORGANISER, Cadence.WEEKLY)
+    for attempt in range(5):
+        due = await world.pairing.run_now(ORGANISER)
+        organisers = [Actor(GUILD, 200 + 10 * attempt + i, manage_events=True) for i in range(3)]
+        await asyncio.gather(
+            world.pairing.run_round(due.id), *(world.pairing.run_now(o) for o in organisers)
+        )
+    async with world.sessions() as session:
+        scheduled = await session.scalar(
+            select(func.count()).select_from(PairingRound).where(PairingRound.status == "scheduled")
+        )
+    assert scheduled == 1
