@@ -357,11 +357,13 @@ class TalksCog(commands.Cog):
     @talk.command(name="next", description="On the night: the next speaker, and their timer.")
     @app_commands.autocomplete(meetup=any_meetups)
     async def next_(self, interaction: Interaction, meetup: MeetupNumber) -> None:
+        # Acknowledged before any work: on a busy night organisers of several meetups press
+        # at once and each waits its turn to write; a refusal still reaches them, privately.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         await take_quota(interaction)
         who = actor(interaction)
         channel_id = await talks_channel(self.bot, who.guild_id)
         on_stage = await self.bot.talks.next_speaker(who, meetup)
-        await interaction.response.defer(ephemeral=True, thinking=True)
         channel = self.bot.get_partial_messageable(channel_id, guild_id=who.guild_id)
         finished = on_stage.finished
         if finished is not None and finished.message_id and finished.channel_id:
