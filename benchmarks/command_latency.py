@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from benchmarks.rsvp_latency import fresh_postgres, percentiles, spawn
+from benchmarks.rsvp_latency import fresh_postgres, percentiles, spawn, spawn_reference
 from db.engine import create_engine
 from db.migrate import upgrade
 from tests.standin import DiscordStandIn, FakeGuild, FakeMember, FakeMessage, InteractionReply
@@ -239,6 +239,17 @@ def meetup_scenarios(s: Server) -> list[Scenario]:
     ]
 
 
+def labelled(message: FakeMessage | InteractionReply, label: str) -> str:
+    """The custom id of the button with this label (views that are not persistent have
+    random ids)."""
+    return next(
+        str(c["custom_id"])
+        for row in message.components
+        for c in row.get("components", [])
+        if c.get("label") == label
+    )
+
+
 def ids(message: FakeMessage | InteractionReply) -> list[str]:
     return [
         c["custom_id"]
@@ -268,6 +279,20 @@ def topic_scenarios(s: Server) -> list[Scenario]:
             for k in range(4)
         ]
         await s.in_parallel(calls)
+
+    async def back(i: int) -> InteractionReply:
+        number = await s.number("topics", f"Idea {i}")
+        custom_id = f"topic:{number}:back"  # as on "That looks like Topic #n"
+        return await s.click(forged(s.guild.general.id, custom_id), custom_id, s.people[n + i])
+
+    async def listed(i: int) -> InteractionReply:
+        reply = await s.slash(s.people[i], "topic list", meetup=s.meetups[0])
+        s.replies["topics", i] = reply
+        return reply
+
+    async def next_topics(i: int) -> InteractionReply:
+        listing = s.replies["topics", i]
+        return await s.click(listing, labelled(listing, "Next"), s.people[i])
 
     async def edit(i: int) -> InteractionReply:
         number = await s.number("topics", f"Idea {i}")
@@ -329,12 +354,11 @@ def topic_scenarios(s: Server) -> list[Scenario]:
             "Thanks!",
             prepare=poll_topics,
         ),
+        Scenario("Back a topic (button)", back, "You're backing"),
         Scenario("/topic edit", edit, "updated"),
-        Scenario(
-            "/topic list",
-            lambda i: s.slash(s.people[i], "topic list", meetup=s.meetups[0]),
-            "Topic",
-        ),
+        Scenario("/topic list", listed, "Topic"),
+        # Pages of ten: needs more suggestions than a --quick run makes.
+        *([Scenario("Next page of topics (button)", next_topics, "Topic")] if n > 10 else []),
         Scenario("/topic withdraw", withdraw, "withdrawn"),
         Scenario("/topic merge", merge, "merged"),
         Scenario("/topic remove", remove, "removed"),
@@ -654,6 +678,12 @@ def closing_scenarios(s: Server) -> list[Scenario]:
         thread = forged(s.channels["announcements"].id, custom_id)
         return await s.click(thread, custom_id, s.people[i])
 
+    async def action_form(i: int) -> InteractionReply:
+        meetup_id = await s.meetup_id(s.meetups[i])
+        custom_id = f"fb:{meetup_id}:action"
+        thread = forged(s.channels["announcements"].id, custom_id)
+        return await s.click(thread, custom_id, s.people[i])
+
     def setup(command: str, **options: Any) -> Act:
         return lambda i: s.slash(s.organisers[i], f"setup {command}", **options)
 
@@ -672,6 +702,7 @@ def closing_scenarios(s: Server) -> list[Scenario]:
         Scenario("Erase everything (button)", erase, "erased"),
         # Meetups here are a week away: this measures the check, not the saving.
         Scenario("Feedback rating (button), refused: not started", rate, "opens once"),
+        Scenario("One thing I'll do (button)", action_form, ""),
         Scenario("/techmeet cancel", cancel, "Cancel **TechMeet"),
         Scenario("Confirm cancel (button)", confirm_cancel, "cancelled"),
         Scenario("/setup show", setup("show"), "Timezone"),
@@ -783,14 +814,7 @@ async def reference_run(samples: int) -> dict[str, tuple[list[float], list[float
     await standin.start()
     guild = standin.add_guild("Reference")
     people = [guild.add_member(f"Member {i}") for i in range(samples)]
-    bot = await spawn(
-        [sys.executable, "-m", "benchmarks.reference_bot"],
-        {
-            "DISCORD_TOKEN": standin.token,
-            "DISCORD_API_BASE_URL": standin.api_base,
-            "DISCORD_GATEWAY_URL": standin.gateway_url,
-        },
-    )
+    bot = await spawn_reference(standin)
     try:
         await standin.wait_for_gateway_idle(timeout=60)
         await standin.wait_until(

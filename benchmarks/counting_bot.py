@@ -43,6 +43,22 @@ def _count(counter: Counter[int]) -> None:
         counter[interaction] += 1
 
 
+def watch_driver_statements(seen: Callable[[str], None]) -> None:
+    """Call `seen` with each statement sent straight to the driver (db.raw: RSVPs and
+    votes), which SQLAlchemy's events do not see."""
+    for driver in (raw._Postgres, raw._Sqlite):
+        for name in ("row", "execute"):
+            original = getattr(driver, name)
+
+            async def counted(
+                self: object, sql: str, *args: object, _original: Any = original
+            ) -> Any:
+                seen(sql)
+                return await _original(self, sql, *args)
+
+            setattr(driver, name, counted)
+
+
 def _install() -> None:
     parse = ConnectionState.parse_interaction_create
 
@@ -81,17 +97,7 @@ def _install() -> None:
 
     event.listen(Engine, "before_cursor_execute", lambda *_: _count(statements))
     event.listen(Engine, "begin", lambda *_: _count(transactions))
-    for driver in (raw._Postgres, raw._Sqlite):
-        for name in ("row", "execute"):
-            original = getattr(driver, name)
-
-            async def counted(
-                self: object, sql: str, *args: object, _original: Any = original
-            ) -> Any:
-                _count(statements)
-                return await _original(self, sql, *args)
-
-            setattr(driver, name, counted)
+    watch_driver_statements(lambda _: _count(statements))
     # BEGIN ... COMMIT on the driver (PostgreSQL's autocommit statements need none).
     names = vars(db.engine)
     opened = names["transaction"]

@@ -20,17 +20,16 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
-from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from benchmarks.counting_bot import watch_driver_statements
 from bot.domain.guild_settings import ChannelPurpose
 from bot.domain.meetups import RsvpStatus
 from bot.domain.members import Actor
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import MeetupDraft, MeetupService
-from db import raw
 from db.engine import create_engine, create_sessions
 from db.migrate import upgrade
 from tests.standin import DiscordStandIn, FakeGuild, FakeMember
@@ -66,6 +65,18 @@ async def spawn(
 
 
 Click = Callable[[str, int], Awaitable[object]]
+
+
+async def spawn_reference(standin: DiscordStandIn) -> asyncio.subprocess.Process:
+    """benchmarks.reference_bot, pointed at the stand-in."""
+    return await spawn(
+        [sys.executable, "-m", "benchmarks.reference_bot"],
+        {
+            "DISCORD_TOKEN": standin.token,
+            "DISCORD_API_BASE_URL": standin.api_base,
+            "DISCORD_GATEWAY_URL": standin.gateway_url,
+        },
+    )
 
 
 async def start_techmeet(standin: DiscordStandIn, database_url: str) -> asyncio.subprocess.Process:
@@ -119,14 +130,7 @@ async def reference_run() -> dict[str, tuple[float, float]]:
     await standin.start()
     guild = standin.add_guild("Reference")
     people = members(guild, 0)
-    bot = await spawn(
-        [sys.executable, "-m", "benchmarks.reference_bot"],
-        {
-            "DISCORD_TOKEN": standin.token,
-            "DISCORD_API_BASE_URL": standin.api_base,
-            "DISCORD_GATEWAY_URL": standin.gateway_url,
-        },
-    )
+    bot = await spawn_reference(standin)
     try:
         await standin.wait_for_gateway_idle(timeout=60)
         message = {
@@ -237,17 +241,7 @@ async def round_trips(database_url: str) -> dict[str, int]:
     )
     statements: list[str] = []
     # RSVPs go straight to the driver (db.raw), past SQLAlchemy's events: count there.
-    for implementation in (raw._Postgres, raw._Sqlite):
-        for name in ("row", "execute"):
-            original = getattr(implementation, name)
-
-            async def counted(
-                self: object, sql: str, *args: object, _original: Any = original
-            ) -> object:
-                statements.append(sql)
-                return await _original(self, sql, *args)
-
-            setattr(implementation, name, counted)
+    watch_driver_statements(statements.append)
 
     result = {}
     for label, user, answer in [
