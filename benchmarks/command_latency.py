@@ -35,7 +35,13 @@ from typing import Any
 
 from sqlalchemy import text
 
-from benchmarks.rsvp_latency import fresh_postgres, percentiles, spawn, spawn_reference
+from benchmarks.rsvp_latency import (
+    fresh_postgres,
+    percentiles,
+    spawn,
+    spawn_reference,
+    timing_standin,
+)
 from db.engine import create_engine
 from db.migrate import upgrade
 from tests.standin import DiscordStandIn, FakeGuild, FakeMember, FakeMessage, InteractionReply
@@ -799,18 +805,9 @@ async def measure(scenario: Scenario, samples: int) -> Timings:
     )
 
 
-def quick_standin() -> DiscordStandIn:
-    """The stand-in without its check of every body against Discord's API description:
-    that costs it up to ~85 ms per form, the harness's time rather than the bot's (the
-    tests keep it on; a --quick run here too)."""
-    standin = DiscordStandIn()
-    standin.validate_bodies = QUICK
-    return standin
-
-
 async def reference_run(samples: int) -> dict[str, tuple[list[float], list[float]]]:
     """The floor: a bare discord.py bot answering a slash command and a button."""
-    standin = quick_standin()
+    standin = timing_standin(check_bodies=QUICK)
     await standin.start()
     guild = standin.add_guild("Reference")
     people = [guild.add_member(f"Member {i}") for i in range(samples)]
@@ -843,7 +840,7 @@ async def techmeet_run(database_url: str, samples: int) -> dict[str, Result]:
     engine = create_engine(database_url)
     await upgrade(engine)
     await engine.dispose()
-    standin = quick_standin()
+    standin = timing_standin(check_bodies=QUICK)
     await standin.start()
     server = Server(standin, database_url, samples)
     with tempfile.TemporaryDirectory() as folder:
