@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
+from typing import Any
 
 import asyncpg
 from sqlalchemy import event
@@ -236,6 +237,18 @@ async def techmeet_run(database_url: str) -> dict[str, tuple[float, float]]:
         await standin.close()
 
 
+def own_ballot(channel_id: int, add_dot: str) -> dict[str, Any]:
+    """A member's own (ephemeral) ballot with the Add button for one topic, as after
+    picking it: the bot only reads the button's custom id."""
+    button = {"type": 2, "style": 3, "label": "Add a dot", "custom_id": add_dot}
+    return {
+        "id": str(secrets.randbits(60)),
+        "channel_id": str(channel_id),
+        "flags": 64,
+        "components": [{"type": 1, "components": [button]}],
+    }
+
+
 async def voting(
     standin: DiscordStandIn, guild: FakeGuild, manager: FakeMember, people: dict[int, FakeMember]
 ) -> Click:
@@ -259,20 +272,8 @@ async def voting(
     async def click(target: str, i: int) -> object:
         del target  # one poll
         custom_id = f"ballot:{poll_id}:{topic_ids[i % len(topic_ids)]}:add"
-        own_ballot = {
-            "id": str(secrets.randbits(60)),
-            "channel_id": str(poll.channel_id),
-            "flags": 64,
-            "components": [
-                {
-                    "type": 1,
-                    "components": [
-                        {"type": 2, "style": 3, "label": "Add a dot", "custom_id": custom_id}
-                    ],
-                }
-            ],
-        }
-        answer = await standin.click(own_ballot, custom_id, people[i])
+        ballot = own_ballot(poll.channel_id, custom_id)
+        answer = await standin.click(ballot, custom_id, people[i])
         assert "dots left" in json.dumps(answer.embeds), answer.describe()
         return answer
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import secrets
 from datetime import UTC, datetime, timedelta
 from time import perf_counter
 
 from benchmarks.compare import on_both_databases
-from benchmarks.rsvp_latency import MANAGE, percentiles, start_techmeet
+from benchmarks.rsvp_latency import MANAGE, own_ballot, percentiles, start_techmeet
 from tests.standin import DiscordStandIn, FakeMember, FakeMessage
 
 VOTERS = 1000
@@ -62,25 +61,7 @@ async def run(database_url: str) -> dict[str, str]:
 
         async def vote(i: int) -> None:
             topic = topic_ids[i % len(topic_ids)]
-            # The member's own ballot with the Add button for that topic (as after picking).
-            ballot = {
-                "id": str(secrets.randbits(60)),
-                "channel_id": str(poll.channel_id),
-                "flags": 64,
-                "components": [
-                    {
-                        "type": 1,
-                        "components": [
-                            {
-                                "type": 2,
-                                "style": 3,
-                                "label": "Add a dot",
-                                "custom_id": f"ballot:{poll_id}:{topic}:add",
-                            }
-                        ],
-                    }
-                ],
-            }
+            ballot = own_ballot(poll.channel_id, f"ballot:{poll_id}:{topic}:add")
             start = perf_counter()
             answer = await standin.click(ballot, f"ballot:{poll_id}:{topic}:add", voters[i])
             times.append((perf_counter() - start) * 1000)
