@@ -249,6 +249,8 @@ class PairingCog(commands.Cog):
                         f"A week on from your pairing in round #{pair.round_number}: did you "
                         "manage to meet?",
                         view=view,
+                        # Stable across retries: a repeat of the question is dropped.
+                        nonce=message_nonce(f"{job.nonce}p{pair.id}"[:25]),
                     )
                 except discord.HTTPException as error:
                     log.info("pair %s: could not ask %s: %s", pair.id, member, error)

@@ -607,3 +607,35 @@ async def test_a_rate_limited_reminder_is_posted_once_after_the_wait(
     assert standin.rate_limited == 1
     assert sent(standin, "POST", path) - before == 2  # the refused try and the one that counted
     assert [s for s, _ in await jobs_of(env.bot, "reminder")] == ["done"]
+
+
+async def test_a_follow_up_retried_for_a_thread_does_not_ask_dm_pairs_twice(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    manager: FakeMember,
+    organiser: FakeMember,
+    env: Env,
+) -> None:
+    """A round with one pair in a thread and one by DM (its thread could not be made). A
+    week on, the DM pair is asked first; then Discord refuses the thread's question for a
+    moment (503) and the job is retried: the DM pair is still asked once."""
+    threads = r"^/channels/\d+/threads$"
+    standin.fail_next("POST", threads, 403)  # the first pair's thread: no permission
+    pairing = await pairing_ready(standin, guild, manager, organiser)
+    await run_jobs(env.bot)
+    [thread] = pair_threads(guild, pairing)
+    by_dm = [p for p in pairing.people if p.id not in thread.thread_members]
+    assert len(by_dm) == 2
+    standin.problems.clear()  # the 403 above was ours
+
+    env.clock.advance(days=7, minutes=1)
+    standin.fail_next("POST", rf"^/channels/{thread.id}/messages$", 503)
+    await run_jobs(env.bot)
+    env.clock.advance(seconds=6)  # past the dispatcher's first back-off
+    await run_jobs(env.bot)
+    for who in by_dm:
+        asked = [m for m in standin.dm_messages(who) if "did you manage to meet" in m.content]
+        assert len(asked) == 1, [m.content for m in standin.dm_messages(who)]
+    assert len([m for m in standin.messages(thread) if "did you manage" in m.content]) == 1
+    assert await jobs_of(env.bot, "pairing-follow-up") == [("done", "asked 2 pair(s)")]
+    all_faults_met(standin)
