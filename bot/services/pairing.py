@@ -213,12 +213,7 @@ class PairingService:
             # so a second organiser pressing at the same time waits here, then calls this
             # round off: one stands. (Not the round counter: a round being run takes it
             # after its round row, and the opposite order would deadlock with it.)
-            await settings_repo.ensure_guild_settings(session, actor.guild_id)
-            await session.execute(
-                select(GuildSettings.guild_id)
-                .where(GuildSettings.guild_id == actor.guild_id)
-                .with_for_update()
-            )
+            await settings_repo.ensure_guild_settings(session, actor.guild_id, lock=True)
             await self._cancel_scheduled(session, actor.guild_id, now)
             planned = await self._plan(session, actor.guild_id, now)
         self._jobs_changed()

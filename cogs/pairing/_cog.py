@@ -233,13 +233,15 @@ class PairingCog(commands.Cog):
         for pair in pairs:
             question = f"{_mentions(pair)}: a week on, did you manage to meet?"
             view = met_view(pair.id)
+            # Stable across retries of the job: a repeat of the question is dropped.
+            nonce = message_nonce(f"{job.nonce}p{pair.id}"[:25])
             if pair.delivered == "thread" and pair.thread_id:
                 thread = self.bot.get_partial_messageable(pair.thread_id, guild_id=pair.guild_id)
                 await thread.send(
                     question,
                     view=view,
                     allowed_mentions=_only(pair),
-                    nonce=message_nonce(f"{job.nonce}p{pair.id}"[:25]),
+                    nonce=nonce,
                 )
                 continue
             for member in pair.members:
@@ -249,8 +251,7 @@ class PairingCog(commands.Cog):
                         f"A week on from your pairing in round #{pair.round_number}: did you "
                         "manage to meet?",
                         view=view,
-                        # Stable across retries: a repeat of the question is dropped.
-                        nonce=message_nonce(f"{job.nonce}p{pair.id}"[:25]),
+                        nonce=nonce,
                     )
                 except discord.HTTPException as error:
                     log.info("pair %s: could not ask %s: %s", pair.id, member, error)

@@ -12,12 +12,17 @@ from db.models import GuildChannel, GuildCounter, GuildSettings
 from db.repositories._dialect import insert
 
 
-async def ensure_guild_settings(session: AsyncSession, guild_id: int) -> GuildSettings:
-    """The guild's settings row, created with defaults if missing, safe under concurrency."""
+async def ensure_guild_settings(
+    session: AsyncSession, guild_id: int, *, lock: bool = False
+) -> GuildSettings:
+    """The guild's settings row, created with defaults if missing, safe under concurrency.
+    `lock` holds it until commit (PostgreSQL), so the guild's writers of it take turns."""
     await session.execute(
         insert(session)(GuildSettings).values(guild_id=guild_id).on_conflict_do_nothing()
     )
-    settings = await session.get(GuildSettings, guild_id, populate_existing=True)
+    settings = await session.get(
+        GuildSettings, guild_id, populate_existing=True, with_for_update=lock
+    )
     assert settings is not None
     return settings
 

@@ -219,7 +219,9 @@ async def raw_ballot(
 ) -> dict[str, Any] | None:
     """The poll and the member's ballot on it. `lock` share-locks the poll on PostgreSQL
     for a vote, so closing waits for votes in flight."""
-    sql = _BALLOT_POSTGRES + (" FOR SHARE OF p" if lock else "") if tx.postgres else _BALLOT_SQLITE
+    # On SQLite the writer lock already keeps closing out while a vote is written.
+    locking = " FOR SHARE OF p" if lock else ""
+    sql = (_BALLOT_POSTGRES + locking) if tx.postgres else _BALLOT_SQLITE
     row = await tx.row(sql, poll_id, topic_id, user_id)
     if row is None:
         return None
