@@ -59,7 +59,11 @@ def point_at_discord(settings: Settings) -> None:
 
 
 def bot_intents(*, members: bool = True) -> discord.Intents:
-    intents = discord.Intents.default()
+    """Only the events the bot uses. It reads no chat: with the default intents, every
+    message, edit, reaction and typing indicator in every server would reach it, to be
+    parsed and cached for nothing (in one busy server, far more events than clicks)."""
+    # Servers, channels, roles and threads: names, permissions, where to post.
+    intents = discord.Intents(guilds=True)
     # Privileged: member joins (welcomes), leaves (RSVPs, directory) and an up-to-date
     # member cache. Turned on in the Developer Portal, Bot page.
     intents.members = members
@@ -120,6 +124,8 @@ class TechMeetBot(commands.Bot):
             # Asking Discord for every member of every server at start-up takes minutes (and
             # memory) in big servers; the bot reads members from interactions and events.
             chunk_guilds_at_startup=False,
+            # No message events arrive (see bot_intents), so a message cache would stay empty.
+            max_messages=None,
             tree_cls=TechMeetTree,
             **options,  # type: ignore[arg-type]
         )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.e2e.conftest import MANAGE_GUILD
 from tests.standin import DiscordStandIn
+from tests.standin import permissions as perms
 
 
 async def test_settings_survive_a_restart(standin: DiscordStandIn, run_bot) -> None:
@@ -41,6 +42,24 @@ async def test_settings_survive_a_restart(standin: DiscordStandIn, run_bot) -> N
     assert code == 0, stderr
     assert "Traceback" not in stderr
     assert standin.problems == []
+
+
+async def test_the_bot_asks_for_servers_and_members_only(standin: DiscordStandIn, run_bot) -> None:
+    """The bot reads no chat: members' messages in a busy server never reach it (each one
+    would be parsed and cached for nothing), and it still answers and posts as before."""
+    guild = standin.add_guild("FE Technicians")
+    manager = guild.add_member("Mia Manager", permissions=MANAGE_GUILD)
+    bot = await run_bot()
+    await standin.wait_for_gateway_idle(timeout=60)
+    assert standin.gateway.intents == perms.INTENT_GUILDS | perms.INTENT_GUILD_MEMBERS
+    seq = standin.gateway.seq
+    await standin.user_message(guild.general, manager, "Anyone tried the new Intune portal?")
+    await standin.wait_for_gateway_idle(timeout=10)
+    assert standin.gateway.seq == seq
+    reply = await standin.slash(guild, manager, "setup timezone", tz="Europe/Paris")
+    assert "Europe/Paris" in reply.content
+    code, stderr = await bot.stop()
+    assert code == 0, stderr
 
 
 async def test_rejected_token_is_one_clear_line(standin: DiscordStandIn, run_bot) -> None:
