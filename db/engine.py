@@ -18,9 +18,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from db.raw import RawTransaction, autocommit, transaction
+from db.raw import SQLITE_BUSY_TIMEOUT_MS, RawTransaction, autocommit, transaction
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
 # PostgreSQL connections kept open. A burst of clicks uses this many at once; with
 # SQLAlchemy's default of 5, the rest were overflow connections opened and closed per
 # click (a new server connection costs milliseconds). 20 + 10 overflow per process leaves

@@ -1,0 +1,115 @@
+"""The hot path's own transactions (db.raw): committed or rolled back whole, and on SQLite
+run on the event loop without ever making it wait for another writer."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from db import raw
+from db.engine import Sessions, create_engine, create_sessions
+from db.migrate import upgrade
+
+
+async def _count(sessions: Sessions) -> int:
+    async with sessions() as session:
+        return int((await session.execute(text("SELECT count(*) FROM scratch"))).scalar_one())
+
+
+@pytest.fixture
+async def scratch(sessions: Sessions) -> Sessions:
+    async with sessions.raw() as tx:
+        await tx.execute("CREATE TABLE scratch (n integer PRIMARY KEY)")
+    return sessions
+
+
+async def test_a_transaction_commits_what_it_wrote(scratch: Sessions) -> None:
+    async with scratch.raw() as tx:
+        assert await tx.execute("INSERT INTO scratch (n) VALUES ($1)", 1) == 1
+        assert await tx.row("SELECT n FROM scratch WHERE n = $1", 1) == {"n": 1}
+    assert await _count(scratch) == 1
+
+
+async def _insert(sessions: Sessions, n: int) -> None:
+    async with sessions.raw() as tx:
+        await tx.execute("INSERT INTO scratch (n) VALUES ($1)", n)
+
+
+async def _insert_then_fail(sessions: Sessions) -> None:
+    async with sessions.raw() as tx:
+        await tx.execute("INSERT INTO scratch (n) VALUES ($1)", 1)
+        raise RuntimeError("the click failed half-way")
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(scratch: Sessions) -> None:
+    with pytest.raises(RuntimeError):
+        await _insert_then_fail(scratch)
+    assert await _count(scratch) == 0
+    # And the connection is usable again at once.
+    await _insert(scratch, 2)
+    assert await _count(scratch) == 1
+
+
+@pytest.fixture
+async def sqlite_scratch(tmp_path: Path) -> AsyncIterator[tuple[Sessions, Path]]:
+    path = tmp_path / "techmeet.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await upgrade(engine)
+    sessions = create_sessions(engine)
+    async with sessions.raw() as tx:
+        await tx.execute("CREATE TABLE scratch (n integer PRIMARY KEY)")
+    yield sessions, path
+    await engine.dispose()
+
+
+async def test_sqlite_waits_for_another_writer_without_stopping_the_loop(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
+    sessions, path = sqlite_scratch
+    # Another program (a backup, `sqlite3` in a terminal) holds the write lock.
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    ticks = 0
+
+    async def meanwhile() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.001)
+            ticks += 1
+
+    ticker = asyncio.create_task(meanwhile())
+    waiting = asyncio.create_task(_insert(sessions, 1))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    # The loop went on with other work while the click waited for the lock.
+    assert ticks >= 20
+    other.execute("COMMIT")
+    await asyncio.wait_for(waiting, 5)
+    ticker.cancel()
+    other.close()
+    assert await _count(sessions) == 1
+
+
+async def test_sqlite_gives_up_when_the_lock_is_held_too_long(
+    sqlite_scratch: tuple[Sessions, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions, path = sqlite_scratch
+    monkeypatch.setattr(raw, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            await _insert(sessions, 1)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    # Nothing was written, and the next click goes through.
+    assert await _count(sessions) == 0
+    await _insert(sessions, 1)
+    assert await _count(sessions) == 1
