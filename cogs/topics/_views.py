@@ -7,6 +7,7 @@ every click.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -23,8 +24,12 @@ if TYPE_CHECKING:
 COLOUR = discord.Colour.from_rgb(120, 90, 200)
 
 
+# A ballot shows every title again on each vote; titles do not change while on a ballot.
+_safe_title = functools.lru_cache(maxsize=1024)(inert)
+
+
 def topic_line(topic: TopicView | BallotTopic) -> str:
-    return f"#{topic.number} · {inert(topic.title)}"
+    return f"#{topic.number} · {_safe_title(topic.title)}"
 
 
 def dots(count: int) -> str:
