@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -198,7 +198,7 @@ async def set_statuses(session: AsyncSession, topic_ids: Sequence[int], status: 
 # ("topic:dots,..."). Titles do not change while a topic is on an open poll's ballot, so
 # the service keeps them in memory.
 _BALLOT = """
-SELECT p.guild_id, p.status, p.closes_at, p.votes_per_member,
+SELECT p.id, p.guild_id, p.status, p.closes_at, p.votes_per_member,
   coalesce(m.number, 0) AS meetup_number,
   pt.topic_id AS on_ballot,
   (SELECT {concat}(CAST(b.topic_id AS TEXT), ',') FROM poll_topics AS b
@@ -222,7 +222,43 @@ async def raw_ballot(
     # On SQLite the writer lock already keeps closing out while a vote is written.
     locking = " FOR SHARE OF p" if lock else ""
     sql = (_BALLOT_POSTGRES + locking) if tx.postgres else _BALLOT_SQLITE
-    row = await tx.row(sql, poll_id, topic_id, user_id)
+    return _ballot_of_row(await tx.row(sql, poll_id, topic_id, user_id))
+
+
+# PostgreSQL: a whole vote in one statement (one round trip, its own transaction). It reads
+# the ballot as _BALLOT does (share-locking the poll, so closing waits for it), spends a dot
+# only if the poll is open, in this server, with the topic on its ballot and the budget not
+# spent, and puts the dot on the topic only if one was spent. The ballot read is from before
+# the vote (one snapshot for the whole statement); `used` is NULL if nothing changed.
+_VOTE_AT_ONCE = f"""
+WITH p AS (
+{_BALLOT_POSTGRES} FOR SHARE OF p
+), spent AS (
+    INSERT INTO ballots (guild_id, poll_id, user_id, used, updated_at)
+    SELECT guild_id, id, $3, 1, $5 FROM p
+    WHERE guild_id = $4 AND status = 'open' AND closes_at > $5 AND on_ballot IS NOT NULL
+    ON CONFLICT (poll_id, user_id) DO UPDATE SET used = ballots.used + 1,
+        updated_at = excluded.updated_at
+    WHERE ballots.used + 1 <= (SELECT votes_per_member FROM p)
+    RETURNING used
+), added AS (
+    INSERT INTO votes (guild_id, poll_id, topic_id, user_id, dots)
+    SELECT $4, $1, $2, $3, 1 FROM spent
+    ON CONFLICT (poll_id, user_id, topic_id) DO UPDATE SET dots = votes.dots + 1
+)
+SELECT p.*, (SELECT used FROM spent) AS used FROM p
+"""
+
+
+async def pg_vote_at_once(
+    tx: RawTransaction, *, guild_id: int, poll_id: int, topic_id: int, user_id: int, now: datetime
+) -> dict[str, Any] | None:
+    """The member's ballot as before the vote (see raw_ballot), with `used`: the dots used
+    after this one, or None when no dot was spent (the ballot says why)."""
+    return _ballot_of_row(await tx.row(_VOTE_AT_ONCE, poll_id, topic_id, user_id, guild_id, now))
+
+
+def _ballot_of_row(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
     mine = {}

@@ -331,6 +331,31 @@ async def test_unknown_things_are_not_found(topics: TopicService) -> None:
         await topics.suggest(ADA, "no", None, None)
 
 
+async def test_a_refused_vote_spends_nothing(
+    services: tuple[MeetupService, TopicService], topics: TopicService, clock: FakeClock
+) -> None:
+    """Another server's poll, a topic not on the ballot, no dots left, a closed poll: each
+    is refused with its reason, and the member's dots stay as they were."""
+    poll_id, ids = await poll_with_topics(services, ["Eduroam", "Intune"], votes=1, closes="1h")
+    other_topic = await topics.suggest(ADA, "Not on the ballot", None, None)
+    with pytest.raises(NotFound, match="poll"):
+        await topics.add_dot(GUILD + 1, 700, poll_id, ids[0])
+    with pytest.raises(NotFound, match="not on this poll's ballot"):
+        await topics.add_dot(GUILD, 700, poll_id, other_topic.topic.id)
+    assert (await topics.ballot(GUILD, 700, poll_id)).remaining == 1
+    await topics.add_dot(GUILD, 700, poll_id, ids[0])
+    with pytest.raises(Conflict, match="used all 1 of your dots"):
+        await topics.add_dot(GUILD, 700, poll_id, ids[1])
+    clock.advance(hours=1)
+    with pytest.raises(Conflict, match="closed"):
+        await topics.add_dot(GUILD, 701, poll_id, ids[0])
+    assert (await topics.ballot(GUILD, 700, poll_id)).mine == {ids[0]: 1}
+    assert (await topics.ballot(GUILD, 701, poll_id)).mine == {}
+    poll = await topics.poll(poll_id)
+    assert poll is not None
+    assert poll.tally == {ids[0]: 1}
+
+
 async def test_no_topic_is_stranded(
     services: tuple[MeetupService, TopicService], topics: TopicService, clock: FakeClock
 ) -> None:
@@ -478,7 +503,7 @@ async def test_a_vote_is_at_most_three_statements(
     await topics.ballot(GUILD, 900, poll_id)  # this process learns the ballot's titles
     sent: list[str] = []
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
-    for driver in (raw._Postgres, raw._Sqlite):
+    for driver in (raw._Postgres, raw._Sqlite, raw._SqliteOnLoop):
         for name in ("row", "execute"):
             original = getattr(driver, name)
 
