@@ -5,20 +5,25 @@ click (the clicks members make most: Going/Maybe/Can't go, and adding a dot in a
     .venv/bin/python -m benchmarks.rsvp_latency [--postgres-url URL]
 
 Each bot runs as its own process (the stand-in runs in this one), so the numbers include
-the gateway, the bot's event loop, the database and the HTTP answer, as on Discord.
+the gateway, the bot's event loop, the database and the HTTP answer, as on Discord. The two
+bots run at the same time and take turns: click by click one at a time, and burst by burst
+(ROUNDS bursts each), so that the machine's other work slows both alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import secrets
 import statistics
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
@@ -45,7 +50,13 @@ TECHMEET = str(Path(sys.executable).with_name("techmeet"))
 SEQUENTIAL = 300
 WARM_UP = 20
 BURST = 100
+# Bursts per scenario, each beside a burst of the reference's: the p99 is over all of them.
+ROUNDS = 5
+BURST_MEMBERS = 20_000  # member keys from here on click in bursts, each once per scenario
 MANAGE = 1 << 5 | 1 << 33  # Manage Server, Manage Events
+WARM_UP_TARGET = "warm-up"
+VOTE = "vote"
+RSVP_ONE = "one at a time"
 BURST_OPEN = f"burst of {BURST}"
 # The same burst on a meetup with half as many places: half join the waitlist.
 BURST_FULL = f"burst of {BURST}, {BURST // 2} places"
@@ -112,129 +123,180 @@ async def start_techmeet(standin: DiscordStandIn, database_url: str) -> asyncio.
     return bot
 
 
-async def measure(click: Click, targets: dict[str, str]) -> dict[str, tuple[float, float]]:
-    """Per scenario: clicks one at a time, or a burst of BURST at once; milliseconds.
+@contextmanager
+def harness_gc_paused() -> Iterator[None]:
+    """No garbage collection in this process (the stand-in's) while clicks are timed.
 
-    `targets` maps each scenario to the button it clicks (a different meetup each).
+    A full collection here takes ~100 ms once the stand-in holds a run's worth of messages;
+    landing in a burst, it delayed every answer still in flight, whichever bot was timed.
+    That is the harness's pause, not the bot's, so collect before and none during.
     """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
-    async def timed(target: str, i: int) -> float:
-        start = perf_counter()
-        await click(target, i)
-        return (perf_counter() - start) * 1000
 
-    # Warm-up: caches, and (with a few at once) the database pool's connections, whose
-    # first use prepares statements; a running bot has long done all this.
-    await asyncio.gather(*(timed(targets["warm-up"], 10_000 + i) for i in range(WARM_UP)))
+async def timed(click: Click, target: str, i: int) -> float:
+    start = perf_counter()
+    await click(target, i)
+    return (perf_counter() - start) * 1000
+
+
+async def warm_up(click: Click) -> None:
+    """Caches, and (with a few at once) the database pool's connections, whose first use
+    prepares statements; a running bot has long done all this."""
+    await asyncio.gather(*(click(WARM_UP_TARGET, 10_000 + i) for i in range(WARM_UP)))
     for i in range(WARM_UP):
-        await timed(targets["warm-up"], 10_000 + i)
-    results = {}
-    one_by_one = [await timed(targets["one at a time"], i) for i in range(SEQUENTIAL)]
-    results["one at a time"] = percentiles(one_by_one)
-    for scenario, target in targets.items():
-        if scenario.startswith("burst"):
-            burst = await asyncio.gather(*(timed(target, 20_000 + i) for i in range(BURST)))
-            results[scenario] = percentiles(list(burst))
-    return results
+        await click(WARM_UP_TARGET, 10_000 + i)
 
 
-def members(guild: FakeGuild, count: int) -> dict[int, FakeMember]:
-    return {i: guild.add_member(f"Member {i}") for i in range(count)}
+async def one_at_a_time(clicks: dict[str, tuple[Click, str]]) -> dict[str, list[float]]:
+    """SEQUENTIAL clicks by each bot on its target, taking turns click by click, so that
+    whatever else the machine does at a moment slows both alike."""
+    samples: dict[str, list[float]] = {name: [] for name in clicks}
+    with harness_gc_paused():
+        for i in range(SEQUENTIAL):
+            for name, (click, target) in clicks.items():
+                samples[name].append(await timed(click, target, i))
+    return samples
 
 
-async def reference_run() -> dict[str, tuple[float, float]]:
+async def burst(click: Click, target: str, round_: int) -> list[float]:
+    """BURST clicks at once, by members no earlier burst used."""
+    first = BURST_MEMBERS + round_ * BURST
+    with harness_gc_paused():
+        return list(await asyncio.gather(*(timed(click, target, first + i) for i in range(BURST))))
+
+
+def members(guild: FakeGuild) -> dict[int, FakeMember]:
+    """Everyone who clicks, added before the bot starts (so no welcomes go out mid-run)."""
+    keys = (
+        *range(10_000, 10_000 + WARM_UP),
+        *range(SEQUENTIAL),
+        *range(BURST_MEMBERS, BURST_MEMBERS + ROUNDS * BURST),
+    )
+    return {key: guild.add_member(f"Member {key}") for key in keys}
+
+
+@dataclass
+class RunningBot:
+    """A bot process and its own stand-in; `click(target, i)` clicks as member i."""
+
+    click: Click
+    close: Callable[[], Awaitable[None]]
+
+
+async def start_reference() -> RunningBot:
     standin = timing_standin()
     await standin.start()
     guild = standin.add_guild("Reference")
-    people = members(guild, 0)
+    people = members(guild)
     bot = await spawn_reference(standin)
-    try:
-        await standin.wait_for_gateway_idle(timeout=60)
-        message = {
-            "id": str(secrets.randbits(60)),
-            "channel_id": str(guild.general.id),
-            "components": [
-                {
-                    "type": 1,
-                    "components": [
-                        {"type": 2, "style": 1, "label": "Going", "custom_id": "ref:going"}
-                    ],
-                }
-            ],
-        }
-        for key in (
-            *range(10_000, 10_000 + WARM_UP),
-            *range(SEQUENTIAL),
-            *range(20_000, 20_000 + BURST),
-        ):
-            people[key] = guild.add_member(f"Member {key}")
-        await standin.wait_for_gateway_idle(timeout=60)
+    await standin.wait_for_gateway_idle(timeout=60)
+    message = {
+        "id": str(secrets.randbits(60)),
+        "channel_id": str(guild.general.id),
+        "components": [
+            {
+                "type": 1,
+                "components": [{"type": 2, "style": 1, "label": "Going", "custom_id": "ref:going"}],
+            }
+        ],
+    }
 
-        async def click(target: str, i: int) -> object:
-            return await standin.click(message, target, people[i])
+    async def click(target: str, i: int) -> object:
+        del target  # one button
+        return await standin.click(message, "ref:going", people[i])
 
-        return await measure(
-            click, {"warm-up": "ref:going", "one at a time": "ref:going", BURST_OPEN: "ref:going"}
-        )
-    finally:
+    async def close() -> None:
         bot.terminate()
         await bot.wait()
         await standin.close()
 
+    await warm_up(click)
+    return RunningBot(click, close)
 
-async def techmeet_run(database_url: str) -> dict[str, tuple[float, float]]:
+
+def round_target(scenario: str, round_: int) -> str:
+    return f"{scenario}, round {round_ + 1}"
+
+
+async def start_techmeet_bot(database_url: str) -> RunningBot:
+    """TechMeet with a meetup per RSVP target (each burst its own, fresh) and a poll."""
     standin = timing_standin()
     await standin.start()
     guild = standin.add_guild("TechMeet", bot_permissions=BOT_DEFAULT)
     manager = guild.add_member("Manager", permissions=MANAGE)
     channel = guild.add_text_channel("announcements")
-    people: dict[int, FakeMember] = {}
-    for key in (
-        *range(10_000, 10_000 + WARM_UP),
-        *range(SEQUENTIAL),
-        *range(20_000, 20_000 + BURST),
-    ):
-        people[key] = guild.add_member(f"Member {key}")
+    people = members(guild)
     bot = await start_techmeet(standin, database_url)
-    try:
-        await standin.slash(
-            guild, manager, "setup channel", purpose="announcements", channel=channel
-        )
-        buttons = {}
-        for scenario, capacity in [
-            ("warm-up", None),
-            ("one at a time", None),
-            (BURST_OPEN, None),
-            (BURST_FULL, BURST // 2),
-        ]:
-            when = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0).isoformat()
-            options: dict[str, object] = {"title": scenario, "when": when}
-            if capacity:
-                options["capacity"] = capacity
-            reply = await standin.slash(guild, manager, "techmeet create", options=options)
-            message = standin.find_message(int(reply.content.rsplit("/", 1)[1].split()[0]))
-            assert message is not None
-            buttons[scenario] = message
+    await standin.slash(guild, manager, "setup channel", purpose="announcements", channel=channel)
+    targets: list[tuple[str, int | None]] = [(WARM_UP_TARGET, None), (RSVP_ONE, None)]
+    for round_ in range(ROUNDS):
+        targets += [(round_target(BURST_OPEN, round_), None)]
+        targets += [(round_target(BURST_FULL, round_), BURST // 2)]
+    # Organisers may create 10 meetups in 10 minutes each (bot.domain.quotas).
+    organisers = [manager, guild.add_member("Co-organiser", permissions=MANAGE)]
+    buttons = {}
+    for n, (title, capacity) in enumerate(targets):
+        when = (datetime.now(UTC) + timedelta(days=7)).replace(microsecond=0).isoformat()
+        options: dict[str, object] = {"title": title, "when": when}
+        if capacity:
+            options["capacity"] = capacity
+        organiser = organisers[n % len(organisers)]
+        reply = await standin.slash(guild, organiser, "techmeet create", options=options)
+        message = standin.find_message(int(reply.content.rsplit("/", 1)[1].split()[0]))
+        assert message is not None
+        buttons[title] = message
+    vote = await voting(standin, guild, manager, people)
 
-        async def click(target: str, i: int) -> object:
-            message = buttons[target]
-            custom_id = message.components[0]["components"][0]["custom_id"]
-            answer = await standin.click(message, custom_id, people[i])
-            assert "going" in answer.content or "waitlist" in answer.content, answer.content
-            return answer
+    async def click(target: str, i: int) -> object:
+        if target == VOTE:
+            return await vote(target, i)
+        message = buttons[target]
+        custom_id = message.components[0]["components"][0]["custom_id"]
+        answer = await standin.click(message, custom_id, people[i])
+        assert "going" in answer.content or "waitlist" in answer.content, answer.content
+        return answer
 
-        results = await measure(click, {scenario: scenario for scenario in buttons})
-        votes = await measure(
-            await voting(standin, guild, manager, people),
-            {"warm-up": "vote", "one at a time": "vote", BURST_OPEN: "vote"},
-        )
-        results[VOTE_ONE] = votes["one at a time"]
-        results[VOTE_BURST] = votes[BURST_OPEN]
-        return results
-    finally:
+    async def close() -> None:
         bot.terminate()
         await bot.wait()
         await standin.close()
+
+    await warm_up(click)
+    for i in range(WARM_UP):
+        await vote(VOTE, 10_000 + i)
+    return RunningBot(click, close)
+
+
+Samples = dict[str, tuple[list[float], list[float]]]
+
+
+async def side_by_side(reference: RunningBot, techmeet: RunningBot) -> Samples:
+    """Per scenario: (the reference's samples, TechMeet's), taken in turns."""
+    results: Samples = {}
+    for scenario, target in ((RSVP_ONE, RSVP_ONE), (VOTE_ONE, VOTE)):
+        taken = await one_at_a_time(
+            {"reference": (reference.click, "ref"), "techmeet": (techmeet.click, target)}
+        )
+        results[scenario] = (taken["reference"], taken["techmeet"])
+    for scenario in (BURST_OPEN, BURST_FULL, VOTE_BURST):
+        results[scenario] = ([], [])
+    # Round by round: a burst of the reference's, then each of TechMeet's.
+    for round_ in range(ROUNDS):
+        floor = await burst(reference.click, "ref", round_)
+        for scenario, target in (
+            (BURST_OPEN, round_target(BURST_OPEN, round_)),
+            (BURST_FULL, round_target(BURST_FULL, round_)),
+            (VOTE_BURST, VOTE),
+        ):
+            results[scenario][0].extend(floor)
+            results[scenario][1].extend(await burst(techmeet.click, target, round_))
+    return results
 
 
 def own_ballot(channel_id: int, add_dot: str) -> dict[str, Any]:
@@ -373,42 +435,51 @@ async def fresh_postgres(admin_url: str) -> tuple[str, Callable[[], Awaitable[No
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
 
 
+async def beside(reference: RunningBot, database_url: str) -> Samples:
+    techmeet = await start_techmeet_bot(database_url)
+    try:
+        return await side_by_side(reference, techmeet)
+    finally:
+        await techmeet.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test"
     )
     args = parser.parse_args()
-    rows: list[tuple[str, str, float, float]] = []
-    reference = await reference_run()
-    for scenario, (p50, p99) in reference.items():
-        rows.append(("reference bot", scenario, p50, p99))
+    runs: dict[str, Samples] = {}
     trips: dict[str, dict[str, int]] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        sqlite = f"sqlite+aiosqlite:///{folder}/bench.db"
-        for scenario, (p50, p99) in (await techmeet_run(sqlite)).items():
-            rows.append(("TechMeet, SQLite", scenario, p50, p99))
-        trips["SQLite"] = await round_trips(f"sqlite+aiosqlite:///{folder}/trips.db")
-    for purpose in ("latency", "trips"):
+    reference = await start_reference()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            runs["SQLite"] = await beside(reference, f"sqlite+aiosqlite:///{folder}/bench.db")
+            trips["SQLite"] = await round_trips(f"sqlite+aiosqlite:///{folder}/trips.db")
         url, drop = await fresh_postgres(args.postgres_url)
         try:
-            if purpose == "latency":
-                for scenario, (p50, p99) in (await techmeet_run(url)).items():
-                    rows.append(("TechMeet, PostgreSQL", scenario, p50, p99))
-            else:
-                trips["PostgreSQL"] = await round_trips(url)
-                floor_p50, floor_p99 = await commit_floor(url)
-                rows.append(("PostgreSQL alone", "one commit at a time", floor_p50, floor_p99))
+            runs["PostgreSQL"] = await beside(reference, url)
         finally:
             await drop()
+    finally:
+        await reference.close()
+    url, drop = await fresh_postgres(args.postgres_url)
+    try:
+        trips["PostgreSQL"] = await round_trips(url)
+        floor = await commit_floor(url)
+    finally:
+        await drop()
 
-    floor = {scenario: p99 for bot, scenario, _, p99 in rows if bot == "reference bot"}
-    floor[BURST_FULL] = floor[VOTE_BURST] = floor[BURST_OPEN]
-    floor[VOTE_ONE] = floor["one at a time"]
-    floor["one commit at a time"] = floor["one at a time"]
-    print("| bot | clicks | p50 ms | p99 ms | p99 / reference |\n|---|---|---|---|---|")
-    for bot, scenario, p50, p99 in rows:
-        print(f"| {bot} | {scenario} | {p50:.1f} | {p99:.1f} | {p99 / floor[scenario]:.2f}× |")
+    print(
+        "| database | clicks | reference p50 / p99 ms | TechMeet p50 / p99 ms | p99 / reference |"
+        "\n|---|---|---|---|---|"
+    )
+    for database, samples in runs.items():
+        for scenario, (floor_samples, own) in samples.items():
+            (a, b), (c, d) = percentiles(floor_samples), percentiles(own)
+            times = f"{a:.1f} / {b:.1f} | {c:.1f} / {d:.1f}"
+            print(f"| {database} | {scenario} | {times} | {d / b:.2f}× |")
+    print(f"\nPostgreSQL alone, one commit at a time: p50 {floor[0]:.2f} ms, p99 {floor[1]:.2f} ms")
     print("\n| path | " + " | ".join(trips) + " |\n|---|" + "---|" * len(trips))
     for path in next(iter(trips.values())):
         print(f"| {path} | " + " | ".join(str(t[path]) for t in trips.values()) + " |")
