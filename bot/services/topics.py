@@ -572,14 +572,29 @@ class TopicService:
         self, guild_id: int, user_id: int, poll_id: int, topic_id: int
     ) -> BallotView:
         now = self._clock()
-        async with self._sessions.raw() as tx:
-            poll = await repo.raw_ballot(tx, poll_id, user_id, topic_id=topic_id, lock=True)
+        if self._sessions.postgres:
+            async with self._sessions.autocommit() as once:
+                poll = await repo.pg_take_back_at_once(
+                    once,
+                    guild_id=guild_id,
+                    poll_id=poll_id,
+                    topic_id=topic_id,
+                    user_id=user_id,
+                    now=now,
+                )
             _check_votable(poll, guild_id, now)
             assert poll is not None
-            if not await repo.raw_take_back_dot(
-                tx, poll_id=poll_id, topic_id=topic_id, user_id=user_id, now=now
-            ):
-                raise Conflict("You have no dot on that topic to take back.")
+            taken = poll["taken"]
+        else:
+            async with self._sessions.raw() as tx:
+                poll = await repo.raw_ballot(tx, poll_id, user_id, topic_id=topic_id, lock=True)
+                _check_votable(poll, guild_id, now)
+                assert poll is not None
+                taken = await repo.raw_take_back_dot(
+                    tx, poll_id=poll_id, topic_id=topic_id, user_id=user_id, now=now
+                )
+        if not taken:
+            raise Conflict("You have no dot on that topic to take back.")
         mine = {**poll["mine"], topic_id: poll["mine"].get(topic_id, 1) - 1}
         return await self._ballot_view(poll_id, poll, {t: d for t, d in mine.items() if d > 0})
 

@@ -258,6 +258,41 @@ async def pg_vote_at_once(
     return _ballot_of_row(await tx.row(_VOTE_AT_ONCE, poll_id, topic_id, user_id, guild_id, now))
 
 
+# PostgreSQL: taking a dot back in one statement, as _VOTE_AT_ONCE adds one. The member's
+# ballot row is locked (`mine_locked`) before their vote row is changed (`taken`, which
+# waits for it): the order adding a dot takes them in, so the two at once queue instead of
+# deadlocking. Only an open poll of this server gives a dot back; `taken` says if one was.
+_TAKE_BACK_AT_ONCE = f"""
+WITH p AS (
+{_BALLOT_POSTGRES} FOR SHARE OF p
+), mine_locked AS (
+    SELECT used FROM ballots
+    WHERE poll_id = $1 AND user_id = $3
+      AND EXISTS (SELECT 1 FROM p WHERE guild_id = $4 AND status = 'open' AND closes_at > $5)
+    FOR UPDATE
+), taken AS (
+    UPDATE votes SET dots = dots - 1
+    WHERE poll_id = $1 AND topic_id = $2 AND user_id = $3 AND dots > 0
+      AND EXISTS (SELECT 1 FROM mine_locked)
+    RETURNING 1
+), given_back AS (
+    UPDATE ballots SET used = used - 1, updated_at = $5
+    WHERE poll_id = $1 AND user_id = $3 AND EXISTS (SELECT 1 FROM taken)
+)
+SELECT p.*, EXISTS (SELECT 1 FROM taken) AS taken FROM p
+"""
+
+
+async def pg_take_back_at_once(
+    tx: RawTransaction, *, guild_id: int, poll_id: int, topic_id: int, user_id: int, now: datetime
+) -> dict[str, Any] | None:
+    """The member's ballot as before (see raw_ballot), with `taken`: whether a dot came off
+    the topic and back into their budget."""
+    return _ballot_of_row(
+        await tx.row(_TAKE_BACK_AT_ONCE, poll_id, topic_id, user_id, guild_id, now)
+    )
+
+
 def _ballot_of_row(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
@@ -310,15 +345,8 @@ async def raw_add_dot(
 async def raw_take_back_dot(
     tx: RawTransaction, *, poll_id: int, topic_id: int, user_id: int, now: datetime
 ) -> bool:
-    """One dot off a topic and back into the member's budget; False if there was none."""
-    if tx.postgres:
-        # The ballot row first, as adding a dot locks it: the same order both ways, so
-        # an add and a take-back at once queue instead of deadlocking.
-        await tx.row(
-            "SELECT used FROM ballots WHERE poll_id = $1 AND user_id = $2 FOR UPDATE",
-            poll_id,
-            user_id,
-        )
+    """One dot off a topic and back into the member's budget; False if there was none.
+    SQLite (PostgreSQL takes it back in one statement: _TAKE_BACK_AT_ONCE)."""
     taken = await tx.execute(
         "UPDATE votes SET dots = dots - 1"
         " WHERE poll_id = $1 AND topic_id = $2 AND user_id = $3 AND dots > 0",
