@@ -510,6 +510,22 @@ async def test_files_mentions_and_threads(env: Env) -> None:
     assert [m.content for m in standin.messages(thread.id)] == ["first!"]
 
 
+async def test_active_threads_and_archiving_ones_own(env: Env) -> None:
+    """GET /guilds/{id}/threads/active lists the threads the bot can see; it archives a
+    private thread it made (its creator may), which then leaves the list."""
+    channel = env.bot.get_channel(env.guild.general.id)
+    assert isinstance(channel, discord.TextChannel)
+    kept = await channel.create_thread(name="Round 1: Ada & Bo", invitable=False)
+    twin = await channel.create_thread(name="Round 1: Ada & Bo", invitable=False)
+    guild = env.bot.get_guild(env.guild.id)
+    assert guild is not None
+    assert {t.id for t in await guild.active_threads()} == {kept.id, twin.id}
+    archived = await twin.edit(archived=True)
+    assert archived.archived
+    assert [t.id for t in await guild.active_threads()] == [kept.id]
+    assert env.standin.problems == []
+
+
 async def test_world_changes_reach_the_bot(env: Env) -> None:
     standin, guild, bot = env.standin, env.guild, env.bot
     carl = guild.add_member("Carl")

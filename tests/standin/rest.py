@@ -406,6 +406,7 @@ class RestApi:
         )
         add("POST", "/channels/{channel_id}/threads", self.thread_without_message)
         add("PUT", "/channels/{channel_id}/thread-members/{user_id}", self.add_thread_member)
+        add("GET", "/guilds/{guild_id}/threads/active", self.active_threads)
         add("GET", "/guilds/{guild_id}", self.get_guild)
         add("GET", "/guilds/{guild_id}/channels", self.guild_channels)
         add("GET", "/guilds/{guild_id}/roles", self.guild_roles)
@@ -600,8 +601,8 @@ class RestApi:
         return channel.payload()
 
     async def edit_channel(self, req: ApiRequest) -> JSON:
-        """Renaming: threads by their creator or with Manage Threads, channels with Manage
-        Channels (the only edit the bot makes)."""
+        """Renaming or archiving: threads by their creator or with Manage Threads, channels
+        with Manage Channels (the only edits the bot makes)."""
         channel = self._channel(req)
         if channel.guild is None:
             raise ApiError(400, 50024, "Cannot execute action on this channel type")
@@ -616,6 +617,13 @@ class RestApi:
             if not 1 <= len(name) <= 100:
                 raise invalid_form([(("name",), "BASE_TYPE_BAD_LENGTH", "1 to 100 characters")])
             channel.edit(name=name)
+        archived = req.json.get("archived")
+        if archived is not None:
+            if channel.parent is None:
+                raise invalid_form([(("archived",), "BASE_TYPE_BAD_VALUE", "threads only")])
+            if not archived and channel.locked and not granted & perms.MANAGE_THREADS:
+                raise missing_permissions()
+            channel.edit(archived=bool(archived))
         return channel.payload()
 
     def _check_can_send(self, channel: FakeChannel, uploads: list[Upload]) -> None:
@@ -787,6 +795,31 @@ class RestApi:
         self._require(thread, perms.SEND_MESSAGES_IN_THREADS)
         thread.thread_members.add(user.id)
         return NO_CONTENT
+
+    async def active_threads(self, req: ApiRequest) -> JSON:
+        """The server's threads not archived that the bot can see: public ones in channels
+        it can view, private ones it created or was added to (all with Manage Threads)."""
+        guild = self._guild(req)
+        bot = self.s.bot_user_id
+        seen = []
+        for thread in guild.threads:
+            if thread.archived or thread.parent is None:
+                continue
+            granted = self.s.bot_permissions(thread.parent)
+            if not granted & perms.VIEW_CHANNEL:
+                continue
+            joined = thread.owner_id == bot or bot in thread.thread_members
+            if thread.type == PRIVATE_THREAD and not (joined or granted & perms.MANAGE_THREADS):
+                continue
+            seen.append(thread)
+        return {
+            "threads": [thread.payload() for thread in seen],
+            "members": [
+                {"id": str(t.id), "user_id": str(bot), "join_timestamp": t.created_at, "flags": 0}
+                for t in seen
+                if t.owner_id == bot or bot in t.thread_members
+            ],
+        }
 
     def _new_thread(
         self, parent: FakeChannel, guild: FakeGuild, body: JSON, kind: int, thread_id: int

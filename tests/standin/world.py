@@ -338,8 +338,11 @@ class FakeChannel:
         self.overwrites.pop(target.id, None)
         guild.emit_channel("CHANNEL_UPDATE", self)
 
-    def edit(self, *, name: str | None = None, topic: str | None = None) -> None:
-        """Rename the channel or change its topic; dispatches CHANNEL_UPDATE (THREAD_UPDATE)."""
+    def edit(
+        self, *, name: str | None = None, topic: str | None = None, archived: bool | None = None
+    ) -> None:
+        """Rename the channel, change its topic or (a thread) archive it; dispatches
+        CHANNEL_UPDATE (THREAD_UPDATE)."""
         guild = self.guild
         if guild is None:
             raise StandInError("DM channels cannot be edited")
@@ -347,6 +350,10 @@ class FakeChannel:
             self.name = name
         if topic is not None:
             self.topic = topic
+        if archived is not None:
+            if not self.is_thread:
+                raise StandInError("only threads are archived")
+            self.archived = archived
         guild.emit_channel("THREAD_UPDATE" if self.is_thread else "CHANNEL_UPDATE", self)
 
     def _guild_channel_guild(self) -> FakeGuild:
