@@ -160,17 +160,47 @@ class PairingCog(commands.Cog):
         if pairs is None:
             return Outcome.skipped("the round was called off")
         last_try = job.attempts >= MAX_ATTEMPTS
-        for pair in pairs:  # those not introduced yet, when the round is retried
-            await self._introduce(pair, last_try=last_try)
+        opened: list[discord.Thread] = []
+        try:
+            for pair in pairs:  # those not introduced yet, when the round is retried
+                await self._introduce(pair, last_try=last_try, opened=opened)
+        finally:
+            await self._archive_strays(opened)
         return Outcome.done(f"introduced {len(pairs)} pair(s)")
 
-    async def _introduce(self, pair: PairView, *, last_try: bool) -> None:
+    async def _archive_strays(self, opened: list[discord.Thread]) -> None:
+        """Archive the empty twins of the pair threads just opened.
+
+        When Discord makes a thread but its answer is lost (a 502), discord.py sends the
+        request again, and thread creation has no nonce: Discord makes a second thread
+        and the first stays behind, empty. Deleting it would need Manage Threads, which
+        the bot does not ask for; as its creator the bot may archive it, which takes it
+        out of the channel's list of threads.
+        """
+        me = self.bot.user
+        if not opened or me is None:
+            return
+        kept = {thread.id for thread in opened}
+        names = {(thread.parent_id, thread.name) for thread in opened}
+        try:
+            for thread in await opened[0].guild.active_threads():
+                twin = (thread.parent_id, thread.name) in names and thread.owner_id == me.id
+                if twin and thread.id not in kept:
+                    await thread.edit(archived=True)
+        except discord.HTTPException as error:  # tidying only: the pairs have their threads
+            log.info("could not archive stray pair threads: %s", error)
+
+    async def _introduce(
+        self, pair: PairView, *, last_try: bool, opened: list[discord.Thread]
+    ) -> None:
         """In a private thread in the pairing channel; by DM when no thread is possible.
 
         The thread's id is saved as soon as it exists, so a retry after a crash posts into
         the same thread instead of opening a second one.
         """
-        thread_id = pair.thread_id or await self._open_thread(pair, last_try=last_try)
+        thread_id = pair.thread_id or await self._open_thread(
+            pair, last_try=last_try, opened=opened
+        )
         intros = [await self.bot.introductions.get(pair.guild_id, m) for m in pair.members]
         embeds = [introduction_embed(i) for i in intros if i is not None]
         hello = (
@@ -194,7 +224,9 @@ class PairingCog(commands.Cog):
                 log.info("pair %s: could not DM %s: %s", pair.id, member, error)
         await self.bot.pairing.delivered(pair.id, how="dm")
 
-    async def _open_thread(self, pair: PairView, *, last_try: bool) -> int | None:
+    async def _open_thread(
+        self, pair: PairView, *, last_try: bool, opened: list[discord.Thread]
+    ) -> int | None:
         settings = await self.bot.guild_settings.get(pair.guild_id)
         channel_id = settings.channel(ChannelPurpose.PAIRING)
         if channel_id is None:
@@ -216,6 +248,7 @@ class PairingCog(commands.Cog):
                 "pair %s: no private thread in %s (%s); using DMs", pair.id, channel_id, error
             )
             return None
+        opened.append(thread)
         await self.bot.pairing.delivered(pair.id, how=None, thread_id=thread.id)
         for member in pair.members:
             try:
