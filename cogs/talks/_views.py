@@ -141,7 +141,9 @@ def lineup_messages(lineup: Lineup) -> list[tuple[str, list[int]]]:
             posts.append((text, people))
             text, people = "(continued)", []
         text += "\n" + line
-        if speaker_id:
+        # A member may give two talks (their own and a topic they lead); Discord refuses
+        # a user listed twice in allowed_mentions.
+        if speaker_id and speaker_id not in people:
             people.append(speaker_id)
     posts.append((text, people))
     return posts

@@ -376,3 +376,25 @@ async def test_a_speaker_reminder_whose_answer_is_lost_arrives_once(
     assert len(sends) >= 2  # the send whose answer was lost, and its retry
     assert len(reminders) == 1
     standin.problems.clear()  # the injected 502 is recorded as a problem
+
+
+async def test_a_speaker_with_two_talks_is_pinged_once_in_the_line_up(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    night: tuple[TechMeetBot, FakeClock, FakeChannel],
+) -> None:
+    """A member may give two talks on one night (say their own, and a topic they lead):
+    the line-up lists both and mentions them once (Discord refuses a user listed twice in
+    allowed_mentions, which made /talk lineup fail)."""
+    _, _, talks = night
+    ada = guild.add_member("Ada")
+    await standin.wait_for_gateway_idle()
+    assert "accepted" in await propose(standin, guild, ada, "VLANs for BYOD")
+    assert "accepted" in await propose(standin, guild, ada, "Label printers")
+    lineup = await standin.slash(guild, organiser, "talk lineup", meetup=1)
+    assert "Posted the line-up" in lineup.content, lineup.content
+    post = await standin.wait_for_message(talks, lambda m: "Running order" in m.content)
+    assert "VLANs for BYOD" in post.content
+    assert "Label printers" in post.content
+    assert [u.id for u in post.mentions] == [ada.id]
