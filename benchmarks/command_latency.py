@@ -265,10 +265,9 @@ def ids(message: FakeMessage | InteractionReply) -> list[str]:
     ]
 
 
-def topic_scenarios(s: Server) -> list[Scenario]:
+def suggestion_scenarios(s: Server) -> list[Scenario]:
+    """Topics suggested, backed, changed and tidied, before any poll."""
     n = s.samples
-    polls: dict[int, FakeMessage] = {}
-    topic_ids: list[int] = []
 
     async def poll_topics() -> None:
         # Four suggestions on each meetup, by four different members: two stay for its
@@ -285,6 +284,28 @@ def topic_scenarios(s: Server) -> list[Scenario]:
             for k in range(4)
         ]
         await s.in_parallel(calls)
+
+    async def near_duplicate(i: int) -> InteractionReply:
+        # "Idea i" in other words: the bot asks whether to back it instead.
+        reply = await s.slash(
+            s.people[4 * n + i], "topic suggest", title=f"{i} idea", meetup=s.meetups[0]
+        )
+        s.replies["duplicate", i] = reply
+        return reply
+
+    async def anyway(i: int) -> InteractionReply:
+        asked = s.replies["duplicate", i]
+        return await s.click(asked, labelled(asked, "Suggest mine anyway"), s.people[4 * n + i])
+
+    async def withdraw_duplicates() -> None:
+        # Out of the way of the first meetup's poll, which takes at most 25 topics.
+        numbers = [await s.number("topics", f"{i} idea") for i in range(n)]
+        await s.in_parallel(
+            [
+                functools.partial(s.slash, s.people[4 * n + i], "topic withdraw", topic=number)
+                for i, number in enumerate(numbers)
+            ]
+        )
 
     async def back(i: int) -> InteractionReply:
         number = await s.number("topics", f"Idea {i}")
@@ -318,6 +339,32 @@ def topic_scenarios(s: Server) -> list[Scenario]:
         number = await s.number("topics", f"Topic d {i}")
         return await s.slash(s.organisers[i], "topic remove", topic=number, reason="Off topic")
 
+    return [
+        Scenario(
+            "/topic suggest",
+            lambda i: s.slash(s.people[i], "topic suggest", title=f"Idea {i}", meetup=s.meetups[0]),
+            "Thanks!",
+            prepare=poll_topics,
+        ),
+        Scenario("Back a topic (button)", back, "You're backing"),
+        Scenario("/topic suggest, near-duplicate", near_duplicate, "looks like"),
+        Scenario("Suggest mine anyway (button)", anyway, "Thanks!"),
+        Scenario("/topic edit", edit, "updated", prepare=withdraw_duplicates),
+        Scenario("/topic list", listed, "Topic"),
+        # Pages of ten: needs more suggestions than a --quick run makes.
+        *([Scenario("Next page of topics (button)", next_topics, "Topic")] if n > 10 else []),
+        Scenario("/topic withdraw", withdraw, "withdrawn"),
+        Scenario("/topic merge", merge, "merged"),
+        Scenario("/topic remove", remove, "removed"),
+    ]
+
+
+def topic_scenarios(s: Server) -> list[Scenario]:
+    """Polls, votes and the agenda."""
+    n = s.samples
+    polls: dict[int, FakeMessage] = {}
+    topic_ids: list[int] = []
+
     async def poll(i: int) -> InteractionReply:
         reply = await s.slash(s.organisers[i], "topic poll", meetup=s.meetups[i], closes="2d")
         if LINK.search(reply.content):
@@ -343,6 +390,41 @@ def topic_scenarios(s: Server) -> list[Scenario]:
         select = next(c for c in ids(ballot) if c.endswith(":pick"))
         return await s.click(ballot, select, s.people[i], [str(topic_ids[i % len(topic_ids)])])
 
+    async def a_dot_on_every_poll() -> None:
+        # So that each meetup's close makes an agenda, with a topic to lead.
+        rows = await s.query(
+            "SELECT m.number, p.id, min(pt.topic_id) FROM polls p"
+            " JOIN meetups m ON m.id = p.meetup_id JOIN poll_topics pt ON pt.poll_id = p.id"
+            " GROUP BY m.number, p.id"
+        )
+        on_poll = {int(number): (poll_id, topic_id) for number, poll_id, topic_id in rows}
+
+        async def vote(i: int) -> None:
+            poll_id, topic_id = on_poll[s.meetups[i]]
+            custom_id = f"ballot:{poll_id}:{topic_id}:add"
+            ballot = forged(s.channels["announcements"].id, custom_id)
+            ballot["flags"] = 64
+            await s.click(ballot, custom_id, s.people[2 * n + i])
+
+        await s.in_parallel([functools.partial(vote, i) for i in range(n)])
+
+    leads: list[tuple[int, int]] = []  # per sample: a topic on its meetup's agenda
+
+    async def learn_agenda() -> None:
+        for i in range(n):
+            rows = await s.query(
+                "SELECT t.id, t.number FROM topics t JOIN meetups m ON m.id = t.meetup_id "
+                "WHERE m.number = :n AND t.status = 'chosen' ORDER BY t.number LIMIT 1",
+                n=s.meetups[i],
+            )
+            leads.append((int(rows[0][0]), int(rows[0][1])))
+
+    async def lead(i: int) -> InteractionReply:
+        topic_id, number = leads[i]
+        custom_id = f"lead:{topic_id}:{number}"  # as on the agenda's "I'll lead #n"
+        agenda = forged(s.channels["announcements"].id, custom_id)
+        return await s.click(agenda, custom_id, s.people[i])
+
     def dot(change: str) -> Act:
         async def act(i: int) -> InteractionReply:
             poll_id = ids(polls[0])[0].split(":")[1]
@@ -354,20 +436,6 @@ def topic_scenarios(s: Server) -> list[Scenario]:
         return act
 
     return [
-        Scenario(
-            "/topic suggest",
-            lambda i: s.slash(s.people[i], "topic suggest", title=f"Idea {i}", meetup=s.meetups[0]),
-            "Thanks!",
-            prepare=poll_topics,
-        ),
-        Scenario("Back a topic (button)", back, "You're backing"),
-        Scenario("/topic edit", edit, "updated"),
-        Scenario("/topic list", listed, "Topic"),
-        # Pages of ten: needs more suggestions than a --quick run makes.
-        *([Scenario("Next page of topics (button)", next_topics, "Topic")] if n > 10 else []),
-        Scenario("/topic withdraw", withdraw, "withdrawn"),
-        Scenario("/topic merge", merge, "merged"),
-        Scenario("/topic remove", remove, "removed"),
         Scenario("/topic poll", poll, "vote is open"),
         Scenario("Vote (button)", vote, "dots left", prepare=learn_topics),
         Scenario("Pick a topic (select)", pick, "dots left"),
@@ -382,7 +450,9 @@ def topic_scenarios(s: Server) -> list[Scenario]:
             "/topic close",
             lambda i: s.slash(s.organisers[i], "topic close", meetup=s.meetups[i]),
             "Closed",
+            prepare=a_dot_on_every_poll,
         ),
+        Scenario("I'll lead this (button)", lead, "You're leading", prepare=learn_agenda),
     ]
 
 
@@ -435,6 +505,13 @@ def talk_scenarios(s: Server) -> list[Scenario]:
             modal, s.organisers[i], {field_id: "Full this time"}, timeout=ANSWER_WAIT
         )
 
+    async def review_page(i: int) -> InteractionReply:
+        # A page button of an earlier /talk review (pages of five; this meetup fits one).
+        custom_id = f"talk:review:{s.meetups[i]}:1:Next"
+        return await s.click(
+            forged(s.channels["organisers"].id, custom_id), custom_id, s.organisers[i]
+        )
+
     async def next_talk(i: int) -> InteractionReply:
         reply = await s.slash(s.organisers[i], "talk next", meetup=s.meetups[i])
         if LINK.search(reply.content):
@@ -478,6 +555,7 @@ def talk_scenarios(s: Server) -> list[Scenario]:
         ),
         Scenario("/talk edit", edit, "Updated", prepare=more_talks),
         Scenario("/talk review", review, "Talk a"),
+        Scenario("Review page (button)", review_page, "Proposals to review"),
         Scenario("Accept talk (button)", decide("accept", "Talk a"), "Accepted"),
         Scenario("Decline talk (button)", decide("decline", "Talk b"), ""),
         Scenario("Decline reason (modal)", decline_reason, "Declined"),
@@ -866,6 +944,7 @@ async def techmeet_run(database_url: str, samples: int) -> dict[str, Result]:
             await server.slash(server.manager, "setup regions", regions="Wales, Scotland")
             for group in (
                 meetup_scenarios,
+                suggestion_scenarios,
                 topic_scenarios,
                 talk_scenarios,
                 member_scenarios,
