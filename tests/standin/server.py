@@ -217,7 +217,7 @@ class DiscordStandIn:
             guild.connected = True
             self.emit(
                 "GUILD_CREATE",
-                guild.payload(intents=self.gateway.intents, initial=False),
+                guild.payload(intents=self.gateway.intents_for(guild.id), initial=False),
                 perms.INTENT_GUILDS,
             )
         return guild
@@ -363,7 +363,7 @@ class DiscordStandIn:
         return (
             message.author is self.bot_user
             or message.guild_id is None
-            or bool(self.gateway.intents & perms.INTENT_MESSAGE_CONTENT)
+            or bool(self.gateway.intents_for(message.guild_id) & perms.INTENT_MESSAGE_CONTENT)
             or self.bot_user in message.mentions
         )
 
@@ -411,9 +411,9 @@ class DiscordStandIn:
     # -- gateway -------------------------------------------------------------------------------
 
     def emit(self, event: str, data: JSON, intent: int) -> None:
-        """Dispatch a gateway event if the session subscribed to ``intent`` (0: always)."""
-        if intent == 0 or self.gateway.intents & intent:
-            self.gateway.emit(event, data)
+        """Dispatch a gateway event to its shard's session if that session subscribed to
+        ``intent`` (0: always)."""
+        self.gateway.emit(event, data, intent)
 
     async def dispatch(self, event: str, data: JSON) -> None:
         """Send a raw gateway event (no intent filtering)."""
@@ -421,7 +421,8 @@ class DiscordStandIn:
             raise StandInError("nobody has identified on the gateway yet")
 
     async def wait_until_identified(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Until the bot has IDENTIFYed (or RESUMEd) and READY and all GUILD_CREATEs are written."""
+        """Until every shard has IDENTIFYed (or RESUMEd) and READY and its GUILD_CREATEs are
+        written."""
         await self.wait_until(
             lambda: True if self.gateway.ready else None,
             timeout,
@@ -431,16 +432,23 @@ class DiscordStandIn:
     async def wait_for_gateway_idle(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Return once the bot has processed every gateway event dispatched so far.
 
-        Asks for a heartbeat (op 1); the client sends its last sequence number, and it processes
-        events in order, so its caches (channels, roles, members) reflect every earlier change.
+        Asks every shard for a heartbeat (op 1); each client sends its shard's last sequence
+        number, and it processes events in order, so its caches (channels, roles, members)
+        reflect every earlier change.
         """
         await self.wait_until_identified(timeout)
-        target = self.gateway.seq
+        targets = {session: session.seq for session in self.gateway.sessions}
         self.gateway.request_heartbeat()
+
+        def behind() -> list[str]:
+            return [
+                f"shard {session.shard_id} processed events up to {session.client_seq}, not {seq}"
+                for session, seq in targets.items()
+                if session.client_seq < seq
+            ]
+
         await self.wait_until(
-            lambda: True if self.gateway.client_seq >= target else None,
-            timeout,
-            lambda: f"the bot processed events up to {self.gateway.client_seq}, not {target}",
+            lambda: None if behind() else True, timeout, lambda: "; ".join(behind())
         )
 
     async def drop_gateway(
