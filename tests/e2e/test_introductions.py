@@ -201,6 +201,22 @@ async def test_directory_find_profile_skills_and_suggest(
     assert "Say what to look for" in nothing.content
 
 
+async def test_view_introduction_from_a_members_profile(
+    standin: DiscordStandIn, guild: FakeGuild, intros: FakeChannel
+) -> None:
+    """The user command (a member's profile › Apps › View introduction) shows their
+    introduction privately, or says they have not written one."""
+    ada, bea = (guild.add_member(n) for n in ("Ada", "Bea"))
+    await standin.wait_for_gateway_idle()
+    await introduce(standin, guild, ada)
+    shown = await standin.user_command(guild, bea, "View introduction", ada)
+    assert shown.ephemeral
+    assert shown.embeds[0]["title"] == "Ada"
+    none_yet = await standin.user_command(guild, ada, "View introduction", bea)
+    assert none_yet.ephemeral
+    assert "Bea hasn't introduced themselves yet. Maybe say hello?" in none_yet.content
+
+
 async def test_directory_pages_survive_a_restart(
     standin: DiscordStandIn,
     guild: FakeGuild,

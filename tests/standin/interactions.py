@@ -22,6 +22,8 @@ T = TypeVar("T")
 
 # Interaction types.
 PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
+# Application command types (data.type): /commands, and commands on a user's profile.
+CHAT_INPUT_COMMAND, USER_COMMAND = 1, 2
 # Callback types.
 PONG = 1
 CHANNEL_MESSAGE = 4

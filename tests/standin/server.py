@@ -23,6 +23,7 @@ from .interactions import (
     AUTOCOMPLETE,
     MESSAGE_COMPONENT,
     MODAL_SUBMIT,
+    USER_COMMAND,
     InteractionReply,
     Resolver,
     build_options,
@@ -683,6 +684,49 @@ class DiscordStandIn:
         resolver = self._resolver(member, channel)
         leaf_options = build_options(leaf, all_values, resolver)
         data = self._command_data(command_obj, nest_options(chain, leaf_options), resolver)
+        payload = self._interaction_payload(
+            kind=APPLICATION_COMMAND, data=data, who=member, channel=channel, locale=locale
+        )
+        return await self._run(
+            payload=payload,
+            user=member.user,
+            channel=channel,
+            source=None,
+            until=until,
+            timeout=timeout,
+        )
+
+    async def user_command(
+        self,
+        guild: FakeGuild,
+        member: FakeMember,
+        name: str,
+        target: FakeMember,
+        /,
+        channel: FakeChannel | None = None,
+        *,
+        until: Until = "answered",
+        timeout: float = 5.0,  # noqa: ASYNC109
+        locale: str = "en-US",
+    ) -> InteractionReply:
+        """Invoke the user command ``name`` on ``target`` (a member's profile › Apps), as
+        Discord sends it: an application command of type 2 (USER) with ``target_id``, and the
+        target resolved as a user and a member."""
+        command_obj = next(
+            (
+                c
+                for c in self.registered_commands(guild)
+                if c.get("type") == USER_COMMAND and c["name"] == name
+            ),
+            None,
+        )
+        if command_obj is None:
+            raise StandInError(f"no user command {name!r} is registered")
+        channel = channel or guild.general
+        self._check_can_invoke(guild, member, channel, command_obj)
+        resolver = self._resolver(member, channel)
+        target_id = resolver.user(target)
+        data = self._command_data(command_obj, [], resolver) | {"target_id": target_id}
         payload = self._interaction_payload(
             kind=APPLICATION_COMMAND, data=data, who=member, channel=channel, locale=locale
         )
