@@ -678,6 +678,13 @@ def member_scenarios(s: Server) -> list[Scenario]:
             lambda i: s.slash(s.people[i], "members profile", user=s.people[0]),
             "Network technician",
         ),
+        Scenario(
+            "View introduction (user command)",
+            lambda i: s.standin.user_command(
+                s.guild, s.people[i], "View introduction", s.people[0], timeout=ANSWER_WAIT
+            ),
+            "Network technician",
+        ),
     ]
 
 
