@@ -215,7 +215,10 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[RawTransaction]:
     try:
         yield _SqliteOnLoop(connection)
     except BaseException:
-        connection.execute("ROLLBACK")
+        # SQLite ends the transaction itself on some errors (a full disk, an I/O error);
+        # a ROLLBACK then would fail and hide the error that matters.
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
 

@@ -113,3 +113,23 @@ async def test_sqlite_gives_up_when_the_lock_is_held_too_long(
     assert await _count(sessions) == 0
     await _insert(sessions, 1)
     assert await _count(sessions) == 1
+
+
+async def _fail_after_sqlite_ended_the_transaction(sessions: Sessions) -> None:
+    async with sessions.raw() as tx:
+        await tx.execute("INSERT INTO scratch (n) VALUES ($1)", 1)
+        # As SQLite does itself on a full disk or an I/O error.
+        await tx.execute("ROLLBACK")
+        raise OSError("disk full")
+
+
+async def test_sqlite_reports_the_error_that_ended_its_transaction(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
+    """The error that matters reaches the caller, not a failed ROLLBACK after it."""
+    sessions, _ = sqlite_scratch
+    with pytest.raises(OSError, match="disk full"):
+        await _fail_after_sqlite_ended_the_transaction(sessions)
+    assert await _count(sessions) == 0
+    await _insert(sessions, 2)
+    assert await _count(sessions) == 1
