@@ -371,6 +371,14 @@ class PairingService:
             for p in pairs
         ]
 
+    async def round_threads(self, round_id: int) -> set[int]:
+        """The threads recorded for the round's pairs (whichever run of the round made them)."""
+        async with self._sessions() as session:
+            found = await session.scalars(
+                select(Pair.thread_id).where(Pair.round_id == round_id, Pair.thread_id.is_not(None))
+            )
+            return {thread_id for thread_id in found if thread_id is not None}
+
     async def delivered(
         self, pair_id: int, *, how: str | None, thread_id: int | None = None
     ) -> None:

@@ -161,31 +161,34 @@ class PairingCog(commands.Cog):
             return Outcome.skipped("the round was called off")
         last_try = job.attempts >= MAX_ATTEMPTS
         opened: list[discord.Thread] = []
-        try:
-            for pair in pairs:  # those not introduced yet, when the round is retried
+        for pair in pairs:  # those not introduced yet, when the round is retried
+            try:
                 await self._introduce(pair, last_try=last_try, opened=opened)
-        finally:
-            await self._archive_strays(opened)
+            except discord.HTTPException:
+                await self._archive_strays(job.subject_id, opened)
+                raise  # the round is tried again for this pair and the rest
+        await self._archive_strays(job.subject_id, opened)
         return Outcome.done(f"introduced {len(pairs)} pair(s)")
 
-    async def _archive_strays(self, opened: list[discord.Thread]) -> None:
+    async def _archive_strays(self, round_id: int, opened: list[discord.Thread]) -> None:
         """Archive the empty twins of the pair threads just opened.
 
         When Discord makes a thread but its answer is lost (a 502), discord.py sends the
         request again, and thread creation has no nonce: Discord makes a second thread
         and the first stays behind, empty. Deleting it would need Manage Threads, which
         the bot does not ask for; as its creator the bot may archive it, which takes it
-        out of the channel's list of threads.
+        out of the channel's list of threads. A twin has the name of a thread just
+        opened, no messages, and is no pair's thread (two pairs' threads may share a name).
         """
         me = self.bot.user
         if not opened or me is None:
             return
-        kept = {thread.id for thread in opened}
         names = {(thread.parent_id, thread.name) for thread in opened}
         try:
+            kept = await self.bot.pairing.round_threads(round_id)
             for thread in await opened[0].guild.active_threads():
                 twin = (thread.parent_id, thread.name) in names and thread.owner_id == me.id
-                if twin and thread.id not in kept:
+                if twin and thread.id not in kept and not thread.message_count:
                     await thread.edit(archived=True)
         except discord.HTTPException as error:  # tidying only: the pairs have their threads
             log.info("could not archive stray pair threads: %s", error)

@@ -239,9 +239,15 @@ class Pairing:
 
 
 async def pairing_ready(
-    standin: DiscordStandIn, guild: FakeGuild, manager: FakeMember, organiser: FakeMember
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    manager: FakeMember,
+    organiser: FakeMember,
+    *,
+    introduced_as: str | None = None,
 ) -> Pairing:
-    """Four introduced members from two colleges opted in; a round starts now."""
+    """Four introduced members from two colleges opted in (each under their own name, or
+    all under `introduced_as`); a round starts now."""
     pairing = guild.add_text_channel("pairing")
     intros = guild.add_text_channel("introductions")
     people = [guild.add_member(name) for name in ("Ada", "Bea", "Cal", "Dev")]
@@ -249,7 +255,8 @@ async def pairing_ready(
     await set_channel(standin, guild, manager, "pairing", pairing)
     await set_channel(standin, guild, manager, "introductions", intros)
     for who, college in zip(people, ["Riverside", "Riverside", "Hilltop", "Hilltop"], strict=True):
-        await introduce(standin, guild, who, name=who.name, organisation=college)
+        name = introduced_as or who.name
+        await introduce(standin, guild, who, name=name, organisation=college)
         joined = await standin.slash(guild, who, "pairing join")
         assert joined.content.startswith("You're in."), joined.content
     started = await standin.slash(guild, organiser, "pairing run-now")
@@ -311,6 +318,36 @@ async def test_a_pair_thread_is_made_once_through_a_fault(
     assert len(strays) == (1 if fault is LOST_502 else 0)
     assert all(not standin.messages(t) and not t.thread_members for t in strays)
     assert await jobs_of(env.bot, "pairing-round") == [("done", "introduced 2 pair(s)")]
+    all_faults_met(standin)
+
+
+async def test_a_retried_round_keeps_a_pair_thread_that_shares_its_name(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    manager: FakeMember,
+    organiser: FakeMember,
+    env: Env,
+) -> None:
+    """Everyone introduced as "Sam": both pairs' threads are "Round 1: Sam & Sam". The second
+    thread is refused (503), so the round is tried again and opens it then: the first pair's
+    thread, from the earlier run, is theirs and stays open (it is no stray to archive)."""
+    pairing = await pairing_ready(standin, guild, manager, organiser, introduced_as="Sam")
+    made = standin.thread_created
+
+    def refuse_the_second(thread: FakeChannel) -> None:
+        made(thread)
+        if len(pair_threads(guild, pairing)) == 1:
+            standin.fail_next("POST", rf"^/channels/{pairing.channel.id}/threads$", 503)
+
+    standin.thread_created = refuse_the_second  # type: ignore[method-assign]
+    await run_jobs(env.bot)
+    env.clock.advance(seconds=6)  # past the dispatcher's first back-off
+    await run_jobs(env.bot)
+    threads = assert_each_pair_greeted_once(standin, guild, pairing)
+    assert {t.name for t in threads} == {"Round 1: Sam & Sam"}
+    assert not [t for t in guild.threads if t.archived]
+    # The run that was tried again introduced the pair still waiting.
+    assert await jobs_of(env.bot, "pairing-round") == [("done", "introduced 1 pair(s)")]
     all_faults_met(standin)
 
 
