@@ -572,19 +572,26 @@ class TopicService:
         self, guild_id: int, user_id: int, poll_id: int, topic_id: int
     ) -> BallotView:
         now = self._clock()
+        taken = False
         if self._sessions.postgres:
-            async with self._sessions.autocommit() as once:
-                poll = await repo.pg_take_back_at_once(
-                    once,
-                    guild_id=guild_id,
-                    poll_id=poll_id,
-                    topic_id=topic_id,
-                    user_id=user_id,
-                    now=now,
-                )
-            _check_votable(poll, guild_id, now)
-            assert poll is not None
-            taken = poll["taken"]
+            # Twice at most. A take-back that waited for the member's own "add" to commit
+            # cannot see that dot in the same statement (its snapshot is from before the
+            # wait); the statement again, with a fresh snapshot, can.
+            for _ in range(2):
+                async with self._sessions.autocommit() as once:
+                    poll = await repo.pg_take_back_at_once(
+                        once,
+                        guild_id=guild_id,
+                        poll_id=poll_id,
+                        topic_id=topic_id,
+                        user_id=user_id,
+                        now=now,
+                    )
+                _check_votable(poll, guild_id, now)
+                assert poll is not None
+                taken = poll["taken"]
+                if taken:
+                    break
         else:
             async with self._sessions.raw() as tx:
                 poll = await repo.raw_ballot(tx, poll_id, user_id, topic_id=topic_id, lock=True)
@@ -595,6 +602,7 @@ class TopicService:
                 )
         if not taken:
             raise Conflict("You have no dot on that topic to take back.")
+        assert poll is not None
         mine = {**poll["mine"], topic_id: poll["mine"].get(topic_id, 1) - 1}
         return await self._ballot_view(poll_id, poll, {t: d for t, d in mine.items() if d > 0})
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.guild_settings import ChannelPurpose
@@ -375,6 +375,36 @@ async def test_a_refused_take_back_changes_nothing(
         await topics.remove_dot(GUILD, 700, poll_id, ids[1])
     ballot = await topics.ballot(GUILD, 700, poll_id)
     assert (ballot.mine, ballot.remaining) == ({ids[1]: 1}, 1)
+
+
+async def test_taking_back_a_dot_whose_adding_is_in_flight(
+    services: tuple[MeetupService, TopicService], topics: TopicService, engine: AsyncEngine
+) -> None:
+    """A member clicks + then − on a topic: the − waits for the + to commit, then takes
+    that dot back (it must not say there is no dot there)."""
+    poll_id, ids = await poll_with_topics(services, ["Eduroam", "Intune"], votes=3)
+    await topics.add_dot(GUILD, 700, poll_id, ids[0])
+    async with engine.connect() as adding:  # the + click, committing a moment later
+        await adding.execute(
+            text("UPDATE ballots SET used = used + 1 WHERE poll_id = :p AND user_id = 700"),
+            {"p": poll_id},
+        )
+        await adding.execute(
+            text(
+                "INSERT INTO votes (guild_id, poll_id, topic_id, user_id, dots)"
+                " VALUES (:g, :p, :t, 700, 1)"
+            ),
+            {"g": GUILD, "p": poll_id, "t": ids[1]},
+        )
+        taking_back = asyncio.create_task(topics.remove_dot(GUILD, 700, poll_id, ids[1]))
+        await asyncio.sleep(0.3)
+        assert not taking_back.done()  # it waits for the + to commit
+        await adding.commit()
+    ballot = await asyncio.wait_for(taking_back, 10)
+    assert (ballot.mine, ballot.remaining) == ({ids[0]: 1}, 2)
+    poll = await topics.poll(poll_id)
+    assert poll is not None
+    assert (poll.tally[ids[0]], poll.tally.get(ids[1], 0)) == (1, 0)
 
 
 async def test_no_topic_is_stranded(
