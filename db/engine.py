@@ -44,8 +44,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return create_async_engine(url, **kwargs)
 
     # No ROLLBACK when a connection goes back to the pool: every user of a connection ends
-    # its transaction itself (SQLAlchemy on close, db.raw explicitly), and on a burst of
-    # clicks that extra trip to aiosqlite's thread was one in seven per click.
+    # its transaction itself (SQLAlchemy on close), and each such ROLLBACK is one more trip
+    # to aiosqlite's thread for every command.
     kwargs.setdefault("pool_reset_on_return", None)
     engine = create_async_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs

@@ -1,10 +1,12 @@
-"""Plain driver access for the hottest path (RSVP clicks).
+"""Plain driver access for the hottest paths (RSVP and vote clicks).
 
 SQLAlchemy's async layer costs several milliseconds per transaction in Python (session
 bookkeeping, greenlet switches, cursor adaptation); a burst of clicks spends most of its
-time there. Statements here go straight to aiosqlite or asyncpg, written once with `$n`
-placeholders (SQLite reads them as `?n`), inside a transaction this module opens and
-commits. Only simple, portable SQL belongs here; everything else uses SQLAlchemy.
+time there. Statements here go straight to asyncpg (its own pool), or to SQLite on a
+connection of this module's own (see transaction), written once with `$n` placeholders
+(SQLite reads them as `?n`), inside a transaction this module opens and commits; `within`
+runs them inside a session's transaction instead. Only simple SQL belongs here;
+everything else uses SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -203,7 +205,9 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[RawTransaction]:
 
 @asynccontextmanager
 async def transaction(engine: AsyncEngine) -> AsyncIterator[RawTransaction]:
-    """A write transaction on a pooled connection: committed on success, rolled back on error."""
+    """A write transaction, committed on success and rolled back on error: on a connection
+    from asyncpg's pool, or on SQLite's connection for the event loop (callers hold
+    Sessions' writer lock, so these come one at a time)."""
     if engine.dialect.name == "postgresql":
         # A connection that died (server restarted) is closed, and the pool replaces it.
         pool = await _driver_pool(engine)
@@ -214,13 +218,14 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[RawTransaction]:
     await _begin_immediate(connection)
     try:
         yield _SqliteOnLoop(connection)
+        connection.execute("COMMIT")
     except BaseException:
         # SQLite ends the transaction itself on some errors (a full disk, an I/O error);
-        # a ROLLBACK then would fail and hide the error that matters.
+        # a ROLLBACK then would fail and hide the error that matters. A COMMIT that failed
+        # can leave it open, holding the write lock: that one is rolled back too.
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")
 
 
 # SQLite: the hot path's transactions run on the event loop's own thread, on a connection
@@ -230,7 +235,8 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[RawTransaction]:
 # waits on a lock here: the write lock is asked for without waiting (busy_timeout 0) and
 # retried with asyncio.sleep, and once held nothing else can make a statement wait. The
 # connection never checkpoints the WAL itself (a checkpoint can take milliseconds of disk
-# work); the pool's connections, which commit in aiosqlite's thread, do that for it.
+# work); the pool's connections do that for it in aiosqlite's thread, at the latest when
+# the process registry's heartbeat commits (every 10 s), so the WAL cannot grow unchecked.
 # Transactions come one at a time: callers hold Sessions' writer lock (db.engine).
 _loop_connections: weakref.WeakKeyDictionary[Engine, sqlite3.Connection] = (
     weakref.WeakKeyDictionary()
@@ -241,9 +247,14 @@ def _loop_connection(engine: AsyncEngine) -> sqlite3.Connection:
     sync = engine.sync_engine
     connection = _loop_connections.get(sync)
     if connection is None:
-        (database,), _ = engine.dialect.create_connect_args(engine.url)
+        (database,), options = engine.dialect.create_connect_args(engine.url)
         # isolation_level=None: the sqlite3 module issues no BEGIN of its own.
-        connection = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        connection = sqlite3.connect(
+            database,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=bool(options.get("uri")),  # a file: URL, as the pool's connections read it
+        )
         for pragma in (
             "journal_mode=WAL",
             "busy_timeout=0",
@@ -272,7 +283,8 @@ async def _begin_immediate(connection: sqlite3.Connection) -> None:
         try:
             connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
-            busy = error.sqlite_errorcode == sqlite3.SQLITE_BUSY
+            # The primary code: SQLITE_BUSY_RECOVERY and the like are busy too.
+            busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
             if not busy or waited * 1000 >= SQLITE_BUSY_TIMEOUT_MS:
                 raise
         else:

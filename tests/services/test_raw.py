@@ -133,3 +133,27 @@ async def test_sqlite_reports_the_error_that_ended_its_transaction(
     assert await _count(sessions) == 0
     await _insert(sessions, 2)
     assert await _count(sessions) == 1
+
+
+async def _orphan(sessions: Sessions) -> None:
+    async with sessions.raw() as tx:
+        await tx.execute("INSERT INTO child (parent_id) VALUES ($1)", 99)
+
+
+async def test_a_commit_that_fails_leaves_nothing_open(sessions: Sessions) -> None:
+    """A foreign key checked at COMMIT fails the COMMIT itself (SQLite then keeps the
+    transaction, and its write lock): nothing is stored and the next click goes through."""
+    async with sessions.raw() as tx:
+        await tx.execute("CREATE TABLE parent (id integer PRIMARY KEY)")
+        await tx.execute(
+            "CREATE TABLE child (parent_id integer"
+            " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
+        await _orphan(sessions)
+    async with sessions.raw() as tx:
+        await tx.execute("INSERT INTO parent (id) VALUES ($1)", 1)
+        await tx.execute("INSERT INTO child (parent_id) VALUES ($1)", 1)
+    async with sessions() as session:
+        rows = (await session.execute(text("SELECT parent_id FROM child"))).scalars().all()
+    assert rows == [1]
