@@ -548,7 +548,7 @@ class TopicService:
                 raise _no_dots_left(poll)
         else:
             async with self._sessions.raw() as tx:
-                poll = await repo.raw_ballot(tx, poll_id, user_id, topic_id=topic_id, lock=True)
+                poll = await repo.raw_ballot(tx, poll_id, user_id, topic_id=topic_id)
                 _check_on_ballot(poll, topic_id, guild_id, now)
                 assert poll is not None
                 used = await repo.raw_spend_dot(
@@ -594,7 +594,7 @@ class TopicService:
                     break
         else:
             async with self._sessions.raw() as tx:
-                poll = await repo.raw_ballot(tx, poll_id, user_id, topic_id=topic_id, lock=True)
+                poll = await repo.raw_ballot(tx, poll_id, user_id, topic_id=topic_id)
                 _check_votable(poll, guild_id, now)
                 assert poll is not None
                 taken = await repo.raw_take_back_dot(

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 COLOUR = discord.Colour.from_rgb(120, 90, 200)
 
 
-# A ballot shows every title again on each vote; titles do not change while on a ballot.
+# A ballot shows every title again on each vote. Keyed by the text itself, so an edited
+# title is simply another entry.
 _safe_title = functools.lru_cache(maxsize=1024)(inert)
 
 

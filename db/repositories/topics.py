@@ -215,13 +215,12 @@ _BALLOT_SQLITE = _BALLOT.format(concat="group_concat")
 
 
 async def raw_ballot(
-    tx: RawTransaction, poll_id: int, user_id: int, *, topic_id: int = 0, lock: bool = False
+    tx: RawTransaction, poll_id: int, user_id: int, *, topic_id: int = 0
 ) -> dict[str, Any] | None:
-    """The poll and the member's ballot on it. `lock` share-locks the poll on PostgreSQL
-    for a vote, so closing waits for votes in flight."""
-    # On SQLite the writer lock already keeps closing out while a vote is written.
-    locking = " FOR SHARE OF p" if lock else ""
-    sql = (_BALLOT_POSTGRES + locking) if tx.postgres else _BALLOT_SQLITE
+    """The poll and the member's ballot on it (`on_ballot`: whether `topic_id` is on it).
+    Votes on PostgreSQL read it inside their own statement, which share-locks the poll
+    (_VOTE_AT_ONCE); on SQLite the writer lock keeps closing out while a vote is written."""
+    sql = _BALLOT_POSTGRES if tx.postgres else _BALLOT_SQLITE
     return _ballot_of_row(await tx.row(sql, poll_id, topic_id, user_id))
 
 
