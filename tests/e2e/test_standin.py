@@ -523,6 +523,8 @@ async def test_active_threads_and_archiving_ones_own(env: Env) -> None:
     archived = await twin.edit(archived=True)
     assert archived.archived
     assert [t.id for t in await guild.active_threads()] == [kept.id]
+    await twin.send("back again")  # as on Discord, a post un-archives the thread
+    assert {t.id for t in await guild.active_threads()} == {kept.id, twin.id}
     assert env.standin.problems == []
 
 

@@ -665,6 +665,8 @@ class RestApi:
             type=19 if referenced else 0,
         )
         apply_body(message, body, req.uploads, self.s.message_context(channel), creating=True)
+        if channel.archived:  # a post brings an archived thread back (locked ones refuse it)
+            channel.edit(archived=False)
         self.s.store_message(message)
         if body.get("enforce_nonce") and nonce is not None:
             self.s.remember_nonce(channel.id, nonce, message)
