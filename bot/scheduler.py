@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Iterator
@@ -369,13 +370,29 @@ class Dispatcher:
         return None
 
 
+_CHANNEL_IN_PATH = re.compile(r"/channels/(\d+)")
+CANNOT_DM = 50007  # Discord's code for "Cannot send messages to this user"
+
+
+def _channel_of(error: discord.HTTPException) -> int | None:
+    """The channel a refused request was for, so organisers know where to look (a mention
+    shows its name); None for a member's DMs, which organisers cannot fix."""
+    url = getattr(error.response, "url", None)
+    found = _CHANNEL_IN_PATH.search(str(url)) if url is not None else None
+    if found is None or error.code == CANNOT_DM:
+        return None
+    return int(found[1])
+
+
 def classify(error: BaseException) -> tuple[bool, str]:
     """(retry?, why) for a failed job: Discord's and the network's answers sorted into
     worth retrying (5xx, 429, timeouts) and final (gone, forbidden, refused, bugs)."""
     if isinstance(error, discord.NotFound):
         return False, f"Discord says it no longer exists ({error.text or error.status})"
     if isinstance(error, discord.Forbidden):
-        return False, f"the bot lacks a permission there ({error.text or error.status})"
+        where = _channel_of(error)
+        place = f"in <#{where}>" if where else "there"
+        return False, f"the bot lacks a permission {place} ({error.text or error.status})"
     if isinstance(error, discord.HTTPException):
         if error.status == 429 or error.status >= 500:
             return True, f"Discord answered {error.status}"

@@ -484,6 +484,9 @@ async def test_a_permission_lost_before_the_reminders_fails_them_and_tells_organ
     assert reminders_in(standin, env.announcements) == {}
     assert [s for s, _ in await jobs_of(env.bot, "reminder")] == ["failed"] * 3
     await assert_organisers_told(standin, env, ["TechMeet #1", "TechMeet #2", "TechMeet #3"])
+    # The report names the channel to fix (a mention shows its name).
+    [report] = standin.messages(env.organisers)
+    assert report.content.count(f"lacks a permission in <#{env.announcements.id}>") == 3
 
     env.announcements.remove_overwrite(guild.bot_role)
     await standin.wait_for_gateway_idle()

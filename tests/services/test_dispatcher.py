@@ -211,6 +211,24 @@ def test_classify(error: BaseException, retry: bool) -> None:
     assert classify(error)[0] is retry
 
 
+def test_a_refusal_names_the_channel_but_not_a_members_dms() -> None:
+    """Organisers are told which channel to fix; a member's closed DMs are not theirs to."""
+    base = "https://discord.com/api/v10/channels"
+    refused = discord.Forbidden(
+        SimpleNamespace(status=403, reason="Forbidden", url=f"{base}/42/messages"),
+        {"code": 50013, "message": "Missing Permissions"},
+    )
+    assert classify(refused) == (
+        False,
+        "the bot lacks a permission in <#42> (Missing Permissions)",
+    )
+    closed_dms = discord.Forbidden(
+        SimpleNamespace(status=403, reason="Forbidden", url=f"{base}/43/messages"),
+        {"code": 50007, "message": "Cannot send messages to this user"},
+    )
+    assert "there (Cannot send messages to this user)" in classify(closed_dms)[1]
+
+
 def test_nonce_fits_discord() -> None:
     """Nonces are at most 25 characters and change with the revision."""
     job = Job(2**31 - 1, 1, "reminder", 1, 60, NOW, 999, 1)
