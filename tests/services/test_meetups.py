@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.guild_settings import ChannelPurpose
 from bot.domain.meetups import Repeat, RsvpStatus
@@ -15,6 +17,7 @@ from bot.errors import BadInput, Conflict, NotAllowed, NotFound
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import FOLLOW_UP, REMINDER, SERIES_NEXT, MeetupDraft, MeetupService
 from bot.services.privacy import PrivacyService, personal_data_sources
+from db import raw
 from db.engine import Sessions
 from db.models import Meetup, Rsvp, ScheduledJob
 from tests.clock import FakeClock
@@ -361,3 +364,36 @@ async def test_erasing_a_going_member_hands_their_place_on(
     assert late.status is RsvpStatus.WAITLISTED
     lists = await service.rsvp_lists(meetup.id)
     assert lists[RsvpStatus.GOING] == [81]
+
+
+async def test_an_rsvp_is_at_most_three_statements(
+    service: MeetupService, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every RSVP path sends at most 3 statements (SQLAlchemy's events and the driver both
+    counted; BEGIN and COMMIT not). Exactly, per database, so a slower path shows: on
+    PostgreSQL a Going click with a seat free is a single statement."""
+    meetup = (await service.create(ORGANISER, draft(capacity=1))).meetup
+    sent: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    for driver in (raw._Postgres, raw._Sqlite, raw._SqliteOnLoop):
+        for name in ("row", "execute"):
+            original = getattr(driver, name)
+
+            async def counted(self: object, sql: str, *args: object, _run: Any = original) -> Any:
+                sent.append(sql)
+                return await _run(self, sql, *args)
+
+            monkeypatch.setattr(driver, name, counted)
+    postgres = engine.dialect.name == "postgresql"
+    steps = [  # who, answer, what they hear, statements on (SQLite, PostgreSQL)
+        (100, RsvpStatus.GOING, RsvpStatus.GOING, (3, 1)),  # a seat is free
+        (101, RsvpStatus.GOING, RsvpStatus.WAITLISTED, (3, 3)),  # full: the waitlist
+        (103, RsvpStatus.GOING, RsvpStatus.WAITLISTED, (3, 2)),  # known full by now
+        (102, RsvpStatus.MAYBE, RsvpStatus.MAYBE, (2, 2)),
+        (100, RsvpStatus.GOING, RsvpStatus.GOING, (1, 2)),  # no change
+    ]
+    for user_id, answer, heard, statements in steps:
+        sent.clear()
+        outcome = await service.rsvp(GUILD, user_id, meetup.id, answer)
+        assert outcome.status is heard
+        assert len(sent) == statements[postgres], sent

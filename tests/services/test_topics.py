@@ -549,7 +549,9 @@ async def test_a_vote_is_at_most_three_statements(
 ) -> None:
     """Adding or taking back a dot, and opening the ballot, each send at most 3 statements
     (counted on SQLAlchemy's events and on the driver, which the vote statements use) and
-    answer with the member's up-to-date ballot."""
+    answer with the member's up-to-date ballot. Exactly: one statement each on PostgreSQL;
+    on SQLite three for a vote (read, spend, put) and two to open the ballot (BEGIN, read)."""
+    postgres = engine.dialect.name == "postgresql"
     poll_id, ids = await poll_with_topics(services, ["Eduroam", "Intune"], votes=3)
     await topics.ballot(GUILD, 900, poll_id)  # this process learns the ballot's titles
     sent: list[str] = []
@@ -564,17 +566,18 @@ async def test_a_vote_is_at_most_three_statements(
 
             monkeypatch.setattr(driver, name, counted)
 
-    steps: list[tuple[Callable[[], Awaitable[BallotView]], dict[int, int]]] = [
-        (lambda: topics.add_dot(GUILD, 900, poll_id, ids[0]), {ids[0]: 1}),
-        (lambda: topics.add_dot(GUILD, 900, poll_id, ids[0]), {ids[0]: 2}),
-        (lambda: topics.add_dot(GUILD, 900, poll_id, ids[1]), {ids[0]: 2, ids[1]: 1}),
-        (lambda: topics.remove_dot(GUILD, 900, poll_id, ids[0]), {ids[0]: 1, ids[1]: 1}),
-        (lambda: topics.ballot(GUILD, 900, poll_id), {ids[0]: 1, ids[1]: 1}),
+    vote, opening = (1, 1) if postgres else (3, 2)
+    steps: list[tuple[Callable[[], Awaitable[BallotView]], dict[int, int], int]] = [
+        (lambda: topics.add_dot(GUILD, 900, poll_id, ids[0]), {ids[0]: 1}, vote),
+        (lambda: topics.add_dot(GUILD, 900, poll_id, ids[0]), {ids[0]: 2}, vote),
+        (lambda: topics.add_dot(GUILD, 900, poll_id, ids[1]), {ids[0]: 2, ids[1]: 1}, vote),
+        (lambda: topics.remove_dot(GUILD, 900, poll_id, ids[0]), {ids[0]: 1, ids[1]: 1}, vote),
+        (lambda: topics.ballot(GUILD, 900, poll_id), {ids[0]: 1, ids[1]: 1}, opening),
     ]
-    for action, expect in steps:
+    for action, expect, statements in steps:
         sent.clear()
         ballot = await action()
-        assert len(sent) <= 3, sent
+        assert len(sent) == statements, sent
         assert ballot.mine == expect
         assert [t.title for t in ballot.topics] == ["Eduroam", "Intune"]
         assert ballot.remaining == 3 - sum(expect.values())
