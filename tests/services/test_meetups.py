@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.guild_settings import ChannelPurpose
@@ -17,11 +16,11 @@ from bot.errors import BadInput, Conflict, NotAllowed, NotFound
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import FOLLOW_UP, REMINDER, SERIES_NEXT, MeetupDraft, MeetupService
 from bot.services.privacy import PrivacyService, personal_data_sources
-from db import raw
 from db.engine import Sessions
 from db.models import Meetup, Rsvp, ScheduledJob
 from tests.clock import FakeClock
 from tests.services.permissions import ALL_POSTING
+from tests.services.statements import record_statements
 
 GUILD = 700_000_000_000_000_001
 ANNOUNCEMENTS = 42
@@ -373,17 +372,7 @@ async def test_an_rsvp_is_at_most_three_statements(
     counted; BEGIN and COMMIT not). Exactly, per database, so a slower path shows: on
     PostgreSQL a Going click with a seat free is a single statement."""
     meetup = (await service.create(ORGANISER, draft(capacity=1))).meetup
-    sent: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
-    for driver in (raw._Postgres, raw._Sqlite, raw._SqliteOnLoop):
-        for name in ("row", "execute"):
-            original = getattr(driver, name)
-
-            async def counted(self: object, sql: str, *args: object, _run: Any = original) -> Any:
-                sent.append(sql)
-                return await _run(self, sql, *args)
-
-            monkeypatch.setattr(driver, name, counted)
+    sent = record_statements(engine, monkeypatch)
     postgres = engine.dialect.name == "postgresql"
     steps = [  # who, answer, what they hear, statements on (SQLite, PostgreSQL)
         (100, RsvpStatus.GOING, RsvpStatus.GOING, (3, 1)),  # a seat is free

@@ -6,10 +6,9 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.guild_settings import ChannelPurpose
@@ -21,11 +20,11 @@ from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import MeetupDraft, MeetupService
 from bot.services.privacy import PrivacyService, personal_data_sources
 from bot.services.topics import POLL_CLOSE, BallotView, TopicService
-from db import raw
 from db.engine import Sessions
 from db.models import ScheduledJob, Topic, Vote
 from tests.clock import FakeClock
 from tests.services.permissions import ALL_POSTING
+from tests.services.statements import record_statements
 
 GUILD = 600_000_000_000_000_001
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -554,17 +553,7 @@ async def test_a_vote_is_at_most_three_statements(
     postgres = engine.dialect.name == "postgresql"
     poll_id, ids = await poll_with_topics(services, ["Eduroam", "Intune"], votes=3)
     await topics.ballot(GUILD, 900, poll_id)  # this process learns the ballot's titles
-    sent: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
-    for driver in (raw._Postgres, raw._Sqlite, raw._SqliteOnLoop):
-        for name in ("row", "execute"):
-            original = getattr(driver, name)
-
-            async def counted(self: object, sql: str, *args: object, _run: Any = original) -> Any:
-                sent.append(sql)
-                return await _run(self, sql, *args)
-
-            monkeypatch.setattr(driver, name, counted)
+    sent = record_statements(engine, monkeypatch)
 
     vote, opening = (1, 1) if postgres else (3, 2)
     steps: list[tuple[Callable[[], Awaitable[BallotView]], dict[int, int], int]] = [
