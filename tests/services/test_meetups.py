@@ -386,3 +386,69 @@ async def test_an_rsvp_is_at_most_three_statements(
         outcome = await service.rsvp(GUILD, user_id, meetup.id, answer)
         assert outcome.status is heard
         assert len(sent) == statements[postgres], sent
+
+
+async def going_count(sessions: Sessions, meetup_id: int) -> tuple[int, int]:
+    """The meetup's count of places taken, and its Going answers counted."""
+    async with sessions() as session:
+        kept = await session.scalar(select(Meetup.going_count).where(Meetup.id == meetup_id))
+        counted = await session.scalar(
+            select(func.count()).where(Rsvp.meetup_id == meetup_id, Rsvp.status == "going")
+        )
+    return int(kept or 0), int(counted or 0)
+
+
+async def test_a_limit_set_after_the_going_clicks_counts_the_places_taken(
+    service: MeetupService, sessions: Sessions
+) -> None:
+    """Going clicks at once on a meetup without a limit are all counted. An organiser
+    setting a limit later finds the places already taken, so the meetup is full at once and
+    a waiting member moves up when someone leaves; lifting the limit again lets everyone
+    in."""
+    meetup = (await service.create(ORGANISER, draft())).meetup
+    await asyncio.gather(
+        *(service.rsvp(GUILD, 2000 + i, meetup.id, RsvpStatus.GOING) for i in range(30))
+    )
+    await service.rsvp(GUILD, 2000, meetup.id, RsvpStatus.MAYBE)
+    shown = await service.get(meetup.id)
+    assert shown is not None
+    assert (shown.going, shown.maybe) == (29, 1)
+
+    limited = await service.edit(ORGANISER, meetup.number, MeetupDraft(capacity=29))
+    assert (limited.meetup.going, limited.meetup.places_left) == (29, 0)
+    assert await going_count(sessions, meetup.id) == (29, 29)
+    late = await service.rsvp(GUILD, 3000, meetup.id, RsvpStatus.GOING)
+    assert late.status is RsvpStatus.WAITLISTED
+    left = await service.rsvp(GUILD, 2001, meetup.id, RsvpStatus.NOT_GOING)
+    assert left.promoted == [3000]
+    assert await going_count(sessions, meetup.id) == (29, 29)
+
+    lifted = await service.edit(ORGANISER, meetup.number, MeetupDraft(capacity=0))
+    assert lifted.meetup.capacity is None
+    await service.rsvp(GUILD, 3001, meetup.id, RsvpStatus.GOING)
+    shown = await service.get(meetup.id)
+    assert shown is not None
+    assert shown.going == 30
+
+
+async def test_a_limit_set_while_going_clicks_arrive_counts_every_place(
+    service: MeetupService, sessions: Sessions
+) -> None:
+    """An organiser sets a limit in the middle of a burst of Going clicks: the count of
+    places taken equals the Going answers, whichever came first, and nobody waits for a
+    place while one is free."""
+    for attempt in range(3):
+        meetup = (await service.create(ORGANISER, draft(title=f"Burst {attempt}"))).meetup
+        clicks = [
+            service.rsvp(GUILD, 5000 + 100 * attempt + i, meetup.id, RsvpStatus.GOING)
+            for i in range(40)
+        ]
+        limit = service.edit(ORGANISER, meetup.number, MeetupDraft(capacity=20))
+        await asyncio.gather(*clicks[:20], limit, *clicks[20:])
+        kept, counted = await going_count(sessions, meetup.id)
+        assert kept == counted
+        shown = await service.get(meetup.id)
+        assert shown is not None
+        assert shown.going == counted
+        assert shown.going + shown.waitlisted == 40
+        assert shown.waitlisted == 0 or shown.going >= 20
