@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
@@ -532,16 +532,7 @@ class TopicService:
         conditional statement, so concurrent clicks can never overspend it."""
         now = self._clock()
         if self._sessions.postgres:
-            # One statement, one round trip: votes come in bursts (see _VOTE_AT_ONCE).
-            async with self._sessions.autocommit() as once:
-                poll = await repo.pg_vote_at_once(
-                    once,
-                    guild_id=guild_id,
-                    poll_id=poll_id,
-                    topic_id=topic_id,
-                    user_id=user_id,
-                    now=now,
-                )
+            poll = await self._dot_at_once("add", guild_id, user_id, poll_id, topic_id, now)
             _check_on_ballot(poll, topic_id, guild_id, now)
             assert poll is not None
             if poll["used"] is None:
@@ -578,15 +569,7 @@ class TopicService:
             # cannot see that dot in the same statement (its snapshot is from before the
             # wait); the statement again, with a fresh snapshot, can.
             for _ in range(2):
-                async with self._sessions.autocommit() as once:
-                    poll = await repo.pg_take_back_at_once(
-                        once,
-                        guild_id=guild_id,
-                        poll_id=poll_id,
-                        topic_id=topic_id,
-                        user_id=user_id,
-                        now=now,
-                    )
+                poll = await self._dot_at_once("remove", guild_id, user_id, poll_id, topic_id, now)
                 _check_votable(poll, guild_id, now)
                 assert poll is not None
                 taken = poll["taken"]
@@ -605,6 +588,28 @@ class TopicService:
         assert poll is not None
         mine = {**poll["mine"], topic_id: poll["mine"].get(topic_id, 1) - 1}
         return await self._ballot_view(poll_id, poll, {t: d for t, d in mine.items() if d > 0})
+
+    async def _dot_at_once(
+        self,
+        change: Literal["add", "remove"],
+        guild_id: int,
+        user_id: int,
+        poll_id: int,
+        topic_id: int,
+        now: datetime,
+    ) -> dict[str, Any] | None:
+        """PostgreSQL: the whole click in one statement, one round trip (votes come in
+        bursts; see _VOTE_AT_ONCE and _TAKE_BACK_AT_ONCE)."""
+        async with self._sessions.autocommit() as once:
+            return await repo.pg_dot_at_once(
+                once,
+                change,
+                guild_id=guild_id,
+                poll_id=poll_id,
+                topic_id=topic_id,
+                user_id=user_id,
+                now=now,
+            )
 
     async def _ballot_view(
         self, poll_id: int, poll: dict[str, Any], mine: dict[int, int]

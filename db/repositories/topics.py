@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -249,14 +249,6 @@ SELECT p.*, (SELECT used FROM spent) AS used FROM p
 """
 
 
-async def pg_vote_at_once(
-    tx: RawTransaction, *, guild_id: int, poll_id: int, topic_id: int, user_id: int, now: datetime
-) -> dict[str, Any] | None:
-    """The member's ballot as before the vote (see raw_ballot), with `used`: the dots used
-    after this one, or None when no dot was spent (the ballot says why)."""
-    return _ballot_of_row(await tx.row(_VOTE_AT_ONCE, poll_id, topic_id, user_id, guild_id, now))
-
-
 # PostgreSQL: taking a dot back in one statement, as _VOTE_AT_ONCE adds one. The member's
 # ballot row is locked (`mine_locked`) before their vote row is changed (`taken`, which
 # waits for it): the order adding a dot takes them in, so the two at once queue instead of
@@ -282,13 +274,24 @@ SELECT p.*, EXISTS (SELECT 1 FROM taken) AS taken FROM p
 """
 
 
-async def pg_take_back_at_once(
-    tx: RawTransaction, *, guild_id: int, poll_id: int, topic_id: int, user_id: int, now: datetime
+_DOT_AT_ONCE = {"add": _VOTE_AT_ONCE, "remove": _TAKE_BACK_AT_ONCE}
+
+
+async def pg_dot_at_once(
+    tx: RawTransaction,
+    change: Literal["add", "remove"],
+    *,
+    guild_id: int,
+    poll_id: int,
+    topic_id: int,
+    user_id: int,
+    now: datetime,
 ) -> dict[str, Any] | None:
-    """The member's ballot as before (see raw_ballot), with `taken`: whether a dot came off
-    the topic and back into their budget."""
+    """A dot on or off the topic in one statement; the member's ballot as before it (see
+    raw_ballot), with `used` (adding: the dots used after this one, None when none was
+    spent) or `taken` (taking back: whether one was). The ballot says why not."""
     return _ballot_of_row(
-        await tx.row(_TAKE_BACK_AT_ONCE, poll_id, topic_id, user_id, guild_id, now)
+        await tx.row(_DOT_AT_ONCE[change], poll_id, topic_id, user_id, guild_id, now)
     )
 
 

@@ -684,17 +684,7 @@ class DiscordStandIn:
         resolver = self._resolver(member, channel)
         leaf_options = build_options(leaf, all_values, resolver)
         data = self._command_data(command_obj, nest_options(chain, leaf_options), resolver)
-        payload = self._interaction_payload(
-            kind=APPLICATION_COMMAND, data=data, who=member, channel=channel, locale=locale
-        )
-        return await self._run(
-            payload=payload,
-            user=member.user,
-            channel=channel,
-            source=None,
-            until=until,
-            timeout=timeout,
-        )
+        return await self._command(member, channel, data, locale, until, timeout)
 
     async def user_command(
         self,
@@ -727,17 +717,7 @@ class DiscordStandIn:
         resolver = self._resolver(member, channel)
         target_id = resolver.user(target)
         data = self._command_data(command_obj, [], resolver) | {"target_id": target_id}
-        payload = self._interaction_payload(
-            kind=APPLICATION_COMMAND, data=data, who=member, channel=channel, locale=locale
-        )
-        return await self._run(
-            payload=payload,
-            user=member.user,
-            channel=channel,
-            source=None,
-            until=until,
-            timeout=timeout,
-        )
+        return await self._command(member, channel, data, locale, until, timeout)
 
     async def slash_in_dm(
         self,
@@ -772,11 +752,28 @@ class DiscordStandIn:
         resolver = self._resolver(None, channel)
         leaf_options = build_options(leaf, {**(options or {}), **values}, resolver)
         data = self._command_data(command_obj, nest_options(chain, leaf_options), resolver)
+        return await self._command(who, channel, data, locale, until, timeout)
+
+    async def _command(
+        self,
+        who: FakeMember | FakeUser,
+        channel: FakeChannel,
+        data: JSON,
+        locale: str,
+        until: Until,
+        timeout: float,  # noqa: ASYNC109
+    ) -> InteractionReply:
+        """Send an application command's INTERACTION_CREATE and wait for its answer."""
         payload = self._interaction_payload(
             kind=APPLICATION_COMMAND, data=data, who=who, channel=channel, locale=locale
         )
         return await self._run(
-            payload=payload, user=who, channel=channel, source=None, until=until, timeout=timeout
+            payload=payload,
+            user=_user_of(who),
+            channel=channel,
+            source=None,
+            until=until,
+            timeout=timeout,
         )
 
     async def autocomplete(
