@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
 from aiohttp import WSMsgType, web
 
 from . import permissions as perms
@@ -64,7 +65,7 @@ class _Connection:
     session: Session | None = None  # set by IDENTIFY or RESUME
 
     def send(self, payload: JSON) -> None:
-        self.queue.put_nowait(json.dumps(payload))
+        self.queue.put_nowait(orjson.dumps(payload).decode())
 
 
 @dataclass(eq=False)
@@ -88,7 +89,7 @@ class Session:
 
     def dispatch(self, event: str, data: JSON) -> None:
         self.seq += 1
-        frame = json.dumps({"op": DISPATCH, "t": event, "s": self.seq, "d": data})
+        frame = orjson.dumps({"op": DISPATCH, "t": event, "s": self.seq, "d": data}).decode()
         self.log.append((self.seq, frame))
         if self.live is not None:
             self.live.queue.put_nowait(frame)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import mimetypes
 import re
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from .world import (
     FakeGuild,
     FakeMessage,
     FakeUser,
+    json_copy,
     walk_components,
 )
 
@@ -82,7 +82,7 @@ def apply_body(
     if "content" in body:
         message.content = body["content"] or ""
     if "embeds" in body:
-        embeds = copy.deepcopy(body["embeds"] or [])
+        embeds = json_copy(body["embeds"] or [])
         for embed in embeds:
             embed.setdefault("type", "rich")
         # Without EMBED_LINKS Discord stores the message but drops its embeds.
@@ -90,7 +90,7 @@ def apply_body(
     if "components" in body:
         message.components = number_components(body["components"] or [])
     if "allowed_mentions" in body:
-        message.allowed_mentions = copy.deepcopy(body["allowed_mentions"])
+        message.allowed_mentions = json_copy(body["allowed_mentions"])
     if "flags" in body and body["flags"] is not None and not creating:
         flags = body["flags"]
         message.flags = (message.flags & ~SUPPRESS_EMBEDS) | (flags & SUPPRESS_EMBEDS)
@@ -100,7 +100,7 @@ def apply_body(
         nonce = body.get("nonce")
         message.nonce = nonce
     message.attachment_objects, message.attachments = attachments
-    message.raw = copy.deepcopy(body)
+    message.raw = json_copy(body)
     _compute_mentions(message, context)
 
 
@@ -215,7 +215,7 @@ def _compute_mentions(message: FakeMessage, context: MessageContext) -> None:
 
 def number_components(components: Sequence[JSON]) -> list[JSON]:
     """Discord gives every component a numeric ``id`` (sequential) when the sender did not."""
-    numbered = copy.deepcopy(list(components))
+    numbered = json_copy(list(components))
     used = {c["id"] for c in walk_components(numbered) if isinstance(c.get("id"), int)}
     next_id = 1
     for component in walk_components(numbered):

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from aiohttp import BodyPartReader, web
 
 from . import permissions as perms
@@ -77,7 +78,7 @@ def json_response(status: int, data: Any, headers: Mapping[str, str] | None = No
     """JSON with ``Content-Type: application/json`` exactly (discord.py compares the header)."""
     return web.Response(
         status=status,
-        body=json.dumps(data).encode(),
+        body=orjson.dumps(data),
         headers={"Content-Type": "application/json", **(headers or {})},
     )
 
