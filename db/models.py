@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -134,7 +135,18 @@ class Rsvp(Base):
     """One member's answer for one meetup; the database allows only one."""
 
     __tablename__ = "rsvps"
-    __table_args__ = (UniqueConstraint("meetup_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("meetup_id", "user_id"),
+        # Every click asks whether anyone is waiting, and joining asks how many are ahead:
+        # without this they read every answer the meetup has, which grows with the room.
+        Index(
+            "ix_rsvps_waitlist",
+            "meetup_id",
+            "waitlist_position",
+            postgresql_where=text("status = 'waitlisted'"),
+            sqlite_where=text("status = 'waitlisted'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     guild_id: Mapped[int] = mapped_column(Snowflake)
