@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -95,6 +96,7 @@ class InteractionReply:
     _followups_seen: int = 0
     _edits_seen: int = 0
     _stage: int = 0  # 0 sent, 1 acknowledged, 2 answered
+    _staged: asyncio.Event = field(default_factory=asyncio.Event)  # set when _stage rises
 
     def __repr__(self) -> str:
         return (
@@ -188,7 +190,14 @@ class InteractionReply:
         if stage > self._stage:
             self._stage = stage
             self._edits_seen = len(self.original.edits) if self.original is not None else 0
+            self._staged.set()
+            self._staged = asyncio.Event()
         return stage == 2
+
+    def stage_changed(self) -> asyncio.Event:
+        """Set once this interaction is acknowledged or answered (whichever comes next):
+        what waiting for the bot's answer waits on, rather than every change anywhere."""
+        return self._staged
 
     async def wait_for_followup(self, timeout: float = 5.0) -> FakeMessage:  # noqa: ASYNC109
         """The next follow-up not returned by an earlier call (it may already have arrived)."""

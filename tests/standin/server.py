@@ -624,8 +624,10 @@ class DiscordStandIn:
         check: Callable[[], T | None],
         timeout: float,  # noqa: ASYNC109
         describe: Callable[[], str],
+        changed: Callable[[], asyncio.Event] | None = None,
     ) -> T:
-        """Re-check ``check`` on every change (and every 50 ms) until it returns non-None."""
+        """Re-check ``check`` on every change (and every 50 ms) until it returns non-None;
+        or only when ``changed()`` is set, for a check that only that event can change."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while True:
@@ -635,9 +637,9 @@ class DiscordStandIn:
             remaining = end - loop.time()
             if remaining <= 0:
                 raise StandInError(f"timed out after {timeout}s: {describe()}")
-            changed = self._changed
+            event = self._changed if changed is None else changed()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), min(remaining, 0.05))
+                await asyncio.wait_for(event.wait(), min(remaining, 0.05))
 
     # -- interactions --------------------------------------------------------------------------
 
@@ -1118,7 +1120,9 @@ class DiscordStandIn:
                 )
             return None
 
-        return await self.wait_until(check, timeout, reply.describe)
+        # A burst of clicks has a waiter each: woken on every change anywhere, they would
+        # re-check each other's answers (the stand-in's time, counted against the bot's).
+        return await self.wait_until(check, timeout, reply.describe, reply.stage_changed)
 
     def describe_commands(self, guild: FakeGuild | None = None) -> list[str]:
         """Registered slash command paths (for error messages and debugging)."""
