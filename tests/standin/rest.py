@@ -8,7 +8,6 @@ Discord's OpenAPI description, and handled. Errors are Discord's JSON error bodi
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import time
@@ -346,7 +345,7 @@ class RestApi:
     @staticmethod
     def _parse_json(raw: bytes | bytearray) -> Any:
         try:
-            return json.loads(raw)
+            return orjson.loads(raw)
         except ValueError as exc:
             raise _MalformedError(str(exc)) from None
 

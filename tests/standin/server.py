@@ -980,13 +980,14 @@ class DiscordStandIn:
             target = message.original
         else:
             found = self.find_message(int(message["id"]))
-            target = found if found is not None else self._adopt(message)
+            target = found if found is not None else self.adopt(message)
         if target.deleted:
             raise StandInError(f"message {target.id} was deleted")
         return target
 
-    def _adopt(self, data: JSON) -> FakeMessage:
-        """A raw message dict the stand-in never stored (e.g. from before a restart)."""
+    def adopt(self, data: JSON) -> FakeMessage:
+        """Store a raw message dict the stand-in never stored (e.g. from before a restart);
+        clicking such a dict adopts it first."""
         channel = self.find_channel(int(data["channel_id"]))
         author = self.find_user(int((data.get("author") or {}).get("id", 0))) or self.bot_user
         message = FakeMessage(
