@@ -40,6 +40,8 @@ class RawTransaction(Protocol):
 
     async def row(self, sql: str, *args: Any) -> Mapping[str, Any] | None: ...
 
+    async def rows(self, sql: str, *args: Any) -> list[Mapping[str, Any]]: ...
+
     async def execute(self, sql: str, *args: Any) -> int:
         """Run a statement; the number of rows it changed."""
         ...
@@ -67,6 +69,9 @@ class _Postgres:
         except asyncpg.UniqueViolationError as error:
             raise DuplicateRow(str(error)) from error
         return None if record is None else dict(record)
+
+    async def rows(self, sql: str, *args: Any) -> list[Mapping[str, Any]]:
+        return [dict(record) for record in await self._connection.fetch(sql, *args)]
 
     async def execute(self, sql: str, *args: Any) -> int:
         status: str = await self._connection.execute(sql, *args)
@@ -117,6 +122,13 @@ class _Sqlite:
             found = await self._connection.execute_fetchall(query, values)
         return dict(zip(names, found[0], strict=True)) if found else None
 
+    async def rows(self, sql: str, *args: Any) -> list[Mapping[str, Any]]:
+        query, values = _sqlite_statement(sql, args)
+        cursor = await self._connection.execute(query, values)
+        found = await cursor.fetchall()
+        names = [c[0] for c in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in found]
+
     async def execute(self, sql: str, *args: Any) -> int:
         cursor = await self._connection.execute(*_sqlite_statement(sql, args))
         return int(cursor.rowcount)
@@ -136,6 +148,11 @@ class _SqliteOnLoop:
         if found is None:
             return None
         return dict(zip((c[0] for c in cursor.description), found, strict=True))
+
+    async def rows(self, sql: str, *args: Any) -> list[Mapping[str, Any]]:
+        cursor = self._connection.execute(*_sqlite_statement(sql, args))
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     async def execute(self, sql: str, *args: Any) -> int:
         return self._connection.execute(*_sqlite_statement(sql, args)).rowcount

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -563,9 +563,15 @@ class MeetupService:
     # --- reading ------------------------------------------------------------------------
 
     async def get(self, meetup_id: int) -> MeetupView | None:
-        async with self._sessions() as session:
-            meetup = await session.get(Meetup, meetup_id)
-            return None if meetup is None else await self._view(session, meetup)
+        # Straight on the driver (repo.raw_meetup_view): announcements are redrawn from
+        # this after bursts of RSVPs. It takes its turn like a click, which is what keeps
+        # SQLite's connection for the event loop to one transaction at a time.
+        async with self._sessions.raw() as tx:
+            row = await repo.raw_meetup_view(tx, meetup_id)
+        if row is None:
+            return None
+        repeat = Repeat(row["repeat"]) if row["repeat"] else Repeat.NONE
+        return _view_of(row, repeat, counts=row, agenda=row["agenda"])
 
     async def details(self, guild_id: int, number: int, user_id: int) -> MeetupDetails:
         async with self._sessions() as session:
@@ -832,9 +838,11 @@ class MeetupService:
                     repeats[meetup.series_id] = Repeat(series.repeat)
         agendas = await topics_repo.agenda(session, [m.id for m in meetups])
         return [
-            replace(
-                _view_of(m, repeats.get(m.series_id or 0, Repeat.NONE), counts[m.id]),
-                agenda=tuple(agendas[m.id]),
+            _view_of(
+                {name: getattr(m, name) for name in repo.VIEW_COLUMNS},
+                repeats.get(m.series_id or 0, Repeat.NONE),
+                counts=counts[m.id],
+                agenda=agendas[m.id],
             )
             for m in meetups
         ]
@@ -890,35 +898,44 @@ def _ref_of_row(row: Mapping[str, Any]) -> MeetupRef:
     )
 
 
-def _view_of(meetup: Meetup, repeat: Repeat, counts: dict[str, int]) -> MeetupView:
+def _view_of(
+    meetup: Mapping[str, Any],
+    repeat: Repeat,
+    *,
+    counts: Mapping[str, int],
+    agenda: Sequence[str],
+) -> MeetupView:
+    """A meetup's repo.VIEW_COLUMNS (from a row or a Meetup), with its series' rule, the
+    maybe, not_going and waitlisted counts, and its agenda."""
     return MeetupView(
-        id=meetup.id,
-        guild_id=meetup.guild_id,
-        number=meetup.number,
-        title=meetup.title,
-        description=meetup.description,
-        venue=meetup.venue,
-        online_url=meetup.online_url,
-        voice_channel_id=meetup.voice_channel_id,
-        region=meetup.region,
-        starts_at=meetup.starts_at,
-        duration_minutes=meetup.duration_minutes,
-        capacity=meetup.capacity,
-        status=MeetupStatus(meetup.status),
-        cancel_reason=meetup.cancel_reason,
-        revision=meetup.revision,
-        reminder_offsets=tuple(meetup.reminder_offsets),
-        announcement_channel_id=meetup.announcement_channel_id,
-        announcement_message_id=meetup.announcement_message_id,
-        thread_id=meetup.thread_id,
-        scheduled_event_id=meetup.scheduled_event_id,
-        series_id=meetup.series_id,
+        id=meetup["id"],
+        guild_id=meetup["guild_id"],
+        number=meetup["number"],
+        title=meetup["title"],
+        description=meetup["description"],
+        venue=meetup["venue"],
+        online_url=meetup["online_url"],
+        voice_channel_id=meetup["voice_channel_id"],
+        region=meetup["region"],
+        starts_at=meetup["starts_at"],
+        duration_minutes=meetup["duration_minutes"],
+        capacity=meetup["capacity"],
+        status=MeetupStatus(meetup["status"]),
+        cancel_reason=meetup["cancel_reason"],
+        revision=meetup["revision"],
+        reminder_offsets=tuple(meetup["reminder_offsets"]),
+        announcement_channel_id=meetup["announcement_channel_id"],
+        announcement_message_id=meetup["announcement_message_id"],
+        thread_id=meetup["thread_id"],
+        scheduled_event_id=meetup["scheduled_event_id"],
+        series_id=meetup["series_id"],
         repeat=repeat,
-        created_by=meetup.created_by,
-        going=meetup.going_count,
+        created_by=meetup["created_by"],
+        going=meetup["going_count"],
         maybe=counts.get("maybe", 0),
         not_going=counts.get("not_going", 0),
         waitlisted=counts.get("waitlisted", 0),
+        agenda=tuple(agenda),
     )
 
 

@@ -17,7 +17,7 @@ from bot.services.guild_settings import GuildSettingsService
 from bot.services.meetups import FOLLOW_UP, REMINDER, SERIES_NEXT, MeetupDraft, MeetupService
 from bot.services.privacy import PrivacyService, personal_data_sources
 from db.engine import Sessions
-from db.models import Meetup, Rsvp, ScheduledJob
+from db.models import Meetup, MeetupSeries, Rsvp, ScheduledJob, Topic
 from tests.clock import FakeClock
 from tests.services.permissions import ALL_POSTING
 from tests.services.statements import record_statements
@@ -452,3 +452,71 @@ async def test_a_limit_set_while_going_clicks_arrive_counts_every_place(
         assert shown.going == counted
         assert shown.going + shown.waitlisted == 40
         assert shown.waitlisted == 0 or shown.going >= 20
+
+
+async def test_a_meetup_read_straight_from_the_driver_shows_what_a_list_shows(
+    service: MeetupService, sessions: Sessions
+) -> None:
+    """get() reads on the driver (announcements are redrawn from it after bursts of RSVPs):
+    the series' rule, every count and the agenda in its order, as the session path has them."""
+    created = await service.create(
+        ORGANISER,
+        draft(
+            capacity=1,
+            repeat=Repeat.WEEKLY,
+            venue="Library, room 2",
+            description="Bring a laptop",
+            reminders="1d,1h",
+        ),
+    )
+    meetup = created.meetup
+    for user, answer in [
+        (10, RsvpStatus.GOING),
+        (11, RsvpStatus.GOING),  # full: waitlisted
+        (12, RsvpStatus.GOING),
+        (13, RsvpStatus.MAYBE),
+        (14, RsvpStatus.NOT_GOING),
+    ]:
+        await service.rsvp(GUILD, user, meetup.id, answer)
+    async with sessions.begin() as session:
+        for number, (title, place) in enumerate([("Wi-Fi surveys", 2), ("Eduroam", 1)], 1):
+            session.add(
+                Topic(
+                    guild_id=GUILD,
+                    number=number,
+                    meetup_id=meetup.id,
+                    title=title,
+                    created_at=NOW,
+                    status="chosen",
+                    agenda_place=place,
+                )
+            )
+        session.add(
+            Topic(guild_id=GUILD, number=3, meetup_id=meetup.id, title="Not chosen", created_at=NOW)
+        )
+
+    shown = await service.get(meetup.id)
+    [listed] = await service.upcoming(GUILD)
+    assert shown == listed
+    assert shown is not None
+    assert (shown.going, shown.waitlisted, shown.maybe, shown.not_going) == (1, 2, 1, 1)
+    assert shown.agenda == ("Eduroam", "Wi-Fi surveys")
+    assert shown.repeat is Repeat.WEEKLY
+    assert shown.reminder_offsets == (1440, 60)
+    assert shown.starts_at == datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
+    assert await service.get(meetup.id + 1000) is None
+
+
+async def test_a_meetup_of_a_cancelled_series_reads_as_not_repeating(
+    service: MeetupService, sessions: Sessions
+) -> None:
+    """A series stopped by its organiser no longer says "every week" on its meetups."""
+    created = await service.create(ORGANISER, draft(repeat=Repeat.WEEKLY))
+    async with sessions.begin() as session:
+        series = await session.get(MeetupSeries, created.meetup.series_id)
+        assert series is not None
+        series.cancelled = True
+    shown = await service.get(created.meetup.id)
+    assert shown is not None
+    assert shown.repeat is Repeat.NONE
+    assert [shown] == await service.upcoming(GUILD)

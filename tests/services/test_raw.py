@@ -35,6 +35,19 @@ async def test_a_transaction_commits_what_it_wrote(scratch: Sessions) -> None:
     assert await _count(scratch) == 1
 
 
+async def test_rows_come_back_all_and_in_order_in_either_transaction(scratch: Sessions) -> None:
+    """rows() on the hot path's own transaction, and inside a session's (db.raw.within)."""
+    query = "SELECT n FROM scratch WHERE n > $1 ORDER BY n DESC"
+    async with scratch.raw() as tx:
+        for n in (1, 2, 3):
+            await tx.execute("INSERT INTO scratch (n) VALUES ($1)", n)
+        assert await tx.rows(query, 1) == [{"n": 3}, {"n": 2}]
+    async with scratch() as session:
+        inside = await raw.within(session)
+        assert await inside.rows(query, 0) == [{"n": 3}, {"n": 2}, {"n": 1}]
+        assert await inside.rows(query, 3) == []
+
+
 async def _insert(sessions: Sessions, n: int) -> None:
     async with sessions.raw() as tx:
         await tx.execute("INSERT INTO scratch (n) VALUES ($1)", n)
