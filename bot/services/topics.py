@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -512,9 +512,10 @@ class TopicService:
     # --- voting -----------------------------------------------------------------------
 
     async def poll(self, poll_id: int) -> PollView | None:
-        async with self._sessions() as session:
-            poll = await session.get(Poll, poll_id)
-            return None if poll is None else await self._poll_view(session, poll)
+        # Straight on the driver (repo.raw_poll_view): the poll message is redrawn from this
+        # after bursts of votes. It takes its turn like a vote (see MeetupService.get).
+        async with self._sessions.raw() as tx:
+            return _poll_of(await repo.raw_poll_view(tx, poll_id))
 
     # A vote is the click members make most: one statement reads the poll and the member's
     # ballot, two spend the dot (on PostgreSQL all three are one statement), and the titles
@@ -698,42 +699,59 @@ class TopicService:
         topics = list(topics)
         support = await repo.support_counts(session, [t.id for t in topics])
         return [
-            TopicView(
-                id=t.id,
-                guild_id=t.guild_id,
-                number=t.number,
-                title=t.title,
-                details=t.details,
-                suggested_by=t.suggested_by,
-                meetup_id=t.meetup_id,
-                status=TopicStatus(t.status),
-                carried_over=t.carried_over,
+            _topic_of(
+                {name: getattr(t, name) for name in repo.TOPIC_COLUMNS},
                 support=support.get(t.id, 0),
-                lead_by=t.lead_by,
             )
             for t in topics
         ]
 
     async def _poll_view(self, session: AsyncSession, poll: Poll) -> PollView:
-        meetup = await session.get(Meetup, poll.meetup_id)
-        topics = await repo.poll_topics(session, poll.id)
-        return PollView(
-            id=poll.id,
-            guild_id=poll.guild_id,
-            meetup_id=poll.meetup_id,
-            meetup_number=meetup.number if meetup else 0,
-            votes_per_member=poll.votes_per_member,
-            agenda_size=poll.agenda_size,
-            results=Results(poll.results),
-            closes_at=poll.closes_at,
-            open=poll.status == "open",
-            channel_id=poll.channel_id,
-            message_id=poll.message_id,
-            topics=await self._views(session, list(topics)),
-            tally=await repo.tally(session, poll.id),
-            voters=await repo.voter_count(session, poll.id),
-            results_message_id=poll.results_message_id,
-        )
+        """The poll as the session's transaction has it, changes not yet flushed included."""
+        await session.flush()
+        view = _poll_of(await repo.raw_poll_view(await raw.within(session), poll.id))
+        assert view is not None
+        return view
+
+
+def _topic_of(topic: Mapping[str, Any], *, support: int) -> TopicView:
+    """A topic's repo.TOPIC_COLUMNS (from a row or a Topic) as members see it."""
+    return TopicView(
+        id=topic["id"],
+        guild_id=topic["guild_id"],
+        number=topic["number"],
+        title=topic["title"],
+        details=topic["details"],
+        suggested_by=topic["suggested_by"],
+        meetup_id=topic["meetup_id"],
+        status=TopicStatus(topic["status"]),
+        carried_over=bool(topic["carried_over"]),  # SQLite's 0 or 1 on the driver
+        support=support,
+        lead_by=topic["lead_by"],
+    )
+
+
+def _poll_of(poll: Mapping[str, Any] | None) -> PollView | None:
+    """A poll read by repo.raw_poll_view as members see it."""
+    if poll is None:
+        return None
+    return PollView(
+        id=poll["id"],
+        guild_id=poll["guild_id"],
+        meetup_id=poll["meetup_id"],
+        meetup_number=poll["meetup_number"],
+        votes_per_member=poll["votes_per_member"],
+        agenda_size=poll["agenda_size"],
+        results=Results(poll["results"]),
+        closes_at=poll["closes_at"],
+        open=poll["status"] == "open",
+        channel_id=poll["channel_id"],
+        message_id=poll["message_id"],
+        topics=[_topic_of(topic, support=topic["support"]) for topic in poll["topics"]],
+        tally=poll["tally"],
+        voters=poll["voters"],
+        results_message_id=poll["results_message_id"],
+    )
 
 
 def _check_votable(poll: Any, guild_id: int, now: datetime) -> None:

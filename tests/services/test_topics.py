@@ -148,6 +148,38 @@ async def poll_with_topics(
     return poll.id, ids
 
 
+async def test_a_poll_shows_its_ballot_support_tally_and_voters(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """What the poll message is drawn from (read on the driver), and what opening it
+    returns (read inside the opening transaction)."""
+    number = await meetup(services)
+    ids = [
+        (await topics.suggest(Actor(GUILD, 100 + i), t, None, None)).topic.id
+        for i, t in enumerate(["Zero trust", "Backups", "Printers"])
+    ]
+    await topics.support(BOB, 2)
+    await topics.support(CAL, 2)
+    opened = await topics.open_poll(ORGANISER, number, votes=2)
+    assert [(t.number, t.status, t.support) for t in opened.topics] == [
+        (1, TopicStatus.IN_POLL, 1),  # whoever suggests a topic backs it
+        (2, TopicStatus.IN_POLL, 3),
+        (3, TopicStatus.IN_POLL, 1),
+    ]
+    assert (opened.tally, opened.voters, opened.open) == ({}, 0, True)
+    await topics.add_dot(GUILD, ADA.user_id, opened.id, ids[1])
+    await topics.add_dot(GUILD, ADA.user_id, opened.id, ids[1])
+    await topics.add_dot(GUILD, BOB.user_id, opened.id, ids[2])
+    await topics.remove_dot(GUILD, BOB.user_id, opened.id, ids[2])
+    poll = await topics.poll(opened.id)
+    assert poll is not None
+    assert poll.tally == {ids[1]: 2, ids[2]: 0}
+    assert poll.voters == 1  # BOB took his dot back
+    assert poll.meetup_number == number
+    assert poll.closes_at.tzinfo is not None
+    assert await topics.poll(opened.id + 1000) is None
+
+
 async def test_open_poll_freezes_topics_and_schedules_closing(
     services: tuple[MeetupService, TopicService], topics: TopicService, sessions: Sessions
 ) -> None:
