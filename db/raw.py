@@ -71,7 +71,11 @@ class _Postgres:
         return None if record is None else dict(record)
 
     async def rows(self, sql: str, *args: Any) -> list[Mapping[str, Any]]:
-        return [dict(record) for record in await self._connection.fetch(sql, *args)]
+        try:
+            records = await self._connection.fetch(sql, *args)
+        except asyncpg.UniqueViolationError as error:
+            raise DuplicateRow(str(error)) from error
+        return [dict(record) for record in records]
 
     async def execute(self, sql: str, *args: Any) -> int:
         status: str = await self._connection.execute(sql, *args)
@@ -151,7 +155,7 @@ class _SqliteOnLoop:
 
     async def rows(self, sql: str, *args: Any) -> list[Mapping[str, Any]]:
         cursor = self._connection.execute(*_sqlite_statement(sql, args))
-        names = [c[0] for c in cursor.description]
+        names = [c[0] for c in cursor.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     async def execute(self, sql: str, *args: Any) -> int:

@@ -42,10 +42,16 @@ async def test_rows_come_back_all_and_in_order_in_either_transaction(scratch: Se
         for n in (1, 2, 3):
             await tx.execute("INSERT INTO scratch (n) VALUES ($1)", n)
         assert await tx.rows(query, 1) == [{"n": 3}, {"n": 2}]
+        assert await tx.rows("INSERT INTO scratch (n) VALUES ($1) RETURNING n", 4) == [{"n": 4}]
+        assert await tx.rows("UPDATE scratch SET n = n WHERE n = $1", 4) == []  # no columns
+    # As row(): PostgreSQL's one-statement paths catch a unique violation as DuplicateRow.
+    with pytest.raises(raw.DuplicateRow if scratch.postgres else sqlite3.IntegrityError):
+        async with scratch.raw() as tx:
+            await tx.rows("INSERT INTO scratch (n) VALUES ($1) RETURNING n", 4)
     async with scratch() as session:
         inside = await raw.within(session)
-        assert await inside.rows(query, 0) == [{"n": 3}, {"n": 2}, {"n": 1}]
-        assert await inside.rows(query, 3) == []
+        assert await inside.rows(query, 0) == [{"n": 4}, {"n": 3}, {"n": 2}, {"n": 1}]
+        assert await inside.rows(query, 4) == []
 
 
 async def _insert(sessions: Sessions, n: int) -> None:
