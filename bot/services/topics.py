@@ -145,7 +145,8 @@ class TopicService:
         self._jobs_changed = jobs_changed
         self.on_volunteer: Volunteered | None = None
         # By poll, its ballot's topics. A topic's number and title cannot change while it
-        # is on an open poll's ballot (only open suggestions can be edited).
+        # is on an open poll's ballot (only open suggestions can be edited). A poll that
+        # ends is forgotten, so the bot's memory does not grow with every poll it has run.
         self._ballot_titles: dict[int, dict[int, BallotTopic]] = {}
 
     # --- members ----------------------------------------------------------------------
@@ -407,6 +408,7 @@ class TopicService:
                 session, [POLL_CLOSE], poll_id, now=self._clock(), why="not posted"
             )
             await session.delete(poll)
+        self._ballot_titles.pop(poll_id, None)
         self._jobs_changed()
 
     async def close_meetup_poll(self, actor: Actor, meetup_number: int) -> Outcome:
@@ -457,6 +459,7 @@ class TopicService:
             view = await self._poll_view(session, poll)
             agenda = [await self._view(session, by_id[i]) for i in chosen_ids]
             carried = [await self._view(session, t) for t in topics if t.id not in chosen_ids]
+        self._ballot_titles.pop(poll_id, None)
         self._jobs_changed()
         return Outcome(view, ranking, agenda, carried, newly)
 
@@ -483,6 +486,8 @@ class TopicService:
                 .where(Topic.meetup_id == meetup_id, Topic.status.in_(repo.LIVE_STATUSES))
                 .values(status=TopicStatus.OPEN.value, meetup_id=None, carried_over=True)
             )
+        if stopped is not None:
+            self._ballot_titles.pop(stopped, None)
         self._jobs_changed()
         return stopped
 
@@ -625,6 +630,9 @@ class TopicService:
                 for topic_id, number, title in rows:
                     known[topic_id] = BallotTopic(topic_id, number, title)
         topics = sorted((known[t] for t in poll["ballot"] if t in known), key=lambda t: t.number)
+        if poll["status"] != "open":
+            # Closed here or by another process: its ballot is seldom shown again.
+            self._ballot_titles.pop(poll_id, None)
         return BallotView(
             poll_id=poll_id,
             meetup_number=poll["meetup_number"],

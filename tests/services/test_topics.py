@@ -602,3 +602,33 @@ async def test_a_vote_is_at_most_three_statements(
         assert ballot.mine == expect
         assert [t.title for t in ballot.topics] == ["Eduroam", "Intune"]
         assert ballot.remaining == 3 - sum(expect.values())
+
+
+async def test_a_poll_that_ends_leaves_no_titles_in_memory(
+    services: tuple[MeetupService, TopicService], topics: TopicService, sessions: Sessions
+) -> None:
+    """Ballots keep their topics' titles in memory while a poll is open; a poll that ends
+    is forgotten: closed here, or by another process (seen when its ballot is next shown)."""
+    poll_id, ids = await poll_with_topics(services, ["Wi-Fi 7", "Printers"])
+    await topics.add_dot(GUILD, ADA.user_id, poll_id, ids[0])
+    assert poll_id in topics._ballot_titles
+    await topics.close(poll_id)
+    assert poll_id not in topics._ballot_titles
+    shown = await topics.ballot(GUILD, ADA.user_id, poll_id)
+    assert [t.title for t in shown.topics] == ["Wi-Fi 7", "Printers"]
+    assert not shown.open
+    assert poll_id not in topics._ballot_titles
+
+    # Another process closes the next one.
+    meetups = services[0]
+    number = (
+        await meetups.create(ORGANISER, MeetupDraft(title="Next", when="2026-12-10 18:00"))
+    ).meetup.number
+    await topics.suggest(ADA, "Backups", None, number)
+    other = await topics.open_poll(ORGANISER, number)
+    await topics.ballot(GUILD, BOB.user_id, other.id)
+    elsewhere = TopicService(sessions, topics._settings, services[0], clock=topics._clock)
+    await elsewhere.close(other.id)
+    assert other.id in topics._ballot_titles
+    assert not (await topics.ballot(GUILD, BOB.user_id, other.id)).open
+    assert other.id not in topics._ballot_titles
