@@ -561,7 +561,6 @@ class TopicService:
                 await repo.raw_add_dot(
                     tx, guild_id=guild_id, poll_id=poll_id, topic_id=topic_id, user_id=user_id
                 )
-        assert poll is not None
         mine = {**poll["mine"], topic_id: poll["mine"].get(topic_id, 0) + 1}
         return await self._ballot_view(poll_id, poll, mine)
 

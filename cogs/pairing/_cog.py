@@ -161,13 +161,13 @@ class PairingCog(commands.Cog):
             return Outcome.skipped("the round was called off")
         last_try = job.attempts >= MAX_ATTEMPTS
         opened: list[discord.Thread] = []
-        for pair in pairs:  # those not introduced yet, when the round is retried
-            try:
+        try:
+            # Those not introduced yet, when the round is retried; a failure sends the
+            # round again for this pair and the rest.
+            for pair in pairs:
                 await self._introduce(pair, last_try=last_try, opened=opened)
-            except discord.HTTPException:
-                await self._archive_strays(job.subject_id, opened)
-                raise  # the round is tried again for this pair and the rest
-        await self._archive_strays(job.subject_id, opened)
+        finally:
+            await self._archive_strays(job.subject_id, opened)
         return Outcome.done(f"introduced {len(pairs)} pair(s)")
 
     async def _archive_strays(self, round_id: int, opened: list[discord.Thread]) -> None:
