@@ -47,7 +47,7 @@ def watch_driver_statements(seen: Callable[[str], None]) -> None:
     """Call `seen` with each statement sent straight to the driver (db.raw: RSVPs and
     votes), which SQLAlchemy's events do not see."""
     for driver in (raw._Postgres, raw._Sqlite, raw._SqliteOnLoop):
-        for name in ("row", "execute"):
+        for name in ("row", "rows", "execute"):
             original = getattr(driver, name)
 
             async def counted(

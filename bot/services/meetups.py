@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.batches import Batches
 from bot.clock import Clock, utcnow
 from bot.domain.guild_settings import ChannelPurpose, parse_offsets, region_choices
 from bot.domain.meetups import (
@@ -222,6 +223,11 @@ class MeetupService:
         self._jobs_changed = jobs_changed
         # Meetups this process last saw full (see rsvp): saves a statement per click.
         self._full: set[int] = set()
+        # New Going answers on PostgreSQL, by (meetup, guild): a burst shares statements.
+        self._going_together: Batches[
+            tuple[int, int], tuple[int, datetime], Mapping[str, Any] | None
+        ]
+        self._going_together = Batches(self._going_batch)
 
     # --- organisers ---------------------------------------------------------------------
 
@@ -502,16 +508,14 @@ class MeetupService:
     ) -> RsvpOutcome | None:
         """PostgreSQL: a new Going answer as a seat, or a waitlist place, in one statement
         each; None when the general path must decide (an earlier answer, closed, a race)."""
+        if meetup_id not in self._full:
+            row = await self._going_together.submit((meetup_id, guild_id), (user_id, now))
+            if row is not None and row["seated"]:
+                return RsvpOutcome(_ref_of_row(row), RsvpStatus.GOING, None)
+            if row is None or not row["looked_full"]:
+                return None
+            self._full.add(meetup_id)
         async with self._sessions.autocommit() as once:
-            if meetup_id not in self._full:
-                row = await repo.pg_going_at_once(
-                    once, meetup_id=meetup_id, guild_id=guild_id, user_id=user_id, now=now
-                )
-                if row is not None and row["seated"]:
-                    return RsvpOutcome(_ref_of_row(row), RsvpStatus.GOING, None)
-                if row is None or not row["looked_full"]:
-                    return None
-                self._full.add(meetup_id)
             row = await repo.pg_waitlist_at_once(
                 once, meetup_id=meetup_id, guild_id=guild_id, user_id=user_id, now=now
             )
@@ -520,6 +524,20 @@ class MeetupService:
             # Read after the place was committed, outside the row lock (see the statement).
             rank = await repo.raw_waitlist_rank(once, meetup_id, int(row["waitlist_counter"]))
         return RsvpOutcome(_ref_of_row(row), RsvpStatus.WAITLISTED, None, rank)
+
+    async def _going_batch(
+        self, key: tuple[int, int], clicks: Sequence[tuple[int, datetime]]
+    ) -> list[Mapping[str, Any] | None]:
+        meetup_id, guild_id = key
+        async with self._sessions.autocommit() as once:
+            return await repo.pg_going_at_once(
+                once,
+                meetup_id=meetup_id,
+                guild_id=guild_id,
+                user_ids=[user_id for user_id, _ in clicks],
+                # The latest click's time: the meetup must not have started by then.
+                now=max(now for _, now in clicks),
+            )
 
     async def member_left(self, guild_id: int, user_id: int) -> list[tuple[MeetupRef, list[int]]]:
         """A member left the server: their RSVPs to coming meetups go, and seats move on."""

@@ -351,55 +351,70 @@ async def raw_waitlist_rank(tx: RawTransaction, meetup_id: int, position: int) -
 
 
 # One statement (one round trip, its own transaction) for the commonest click on
-# PostgreSQL: Going, a place is free, no earlier answer. The UPDATE takes the seat under
-# the row lock and the INSERT records the answer; if anything else holds (an earlier
-# answer, full, closed), nothing changes and the row says whether the meetup looked full
-# (a hint for the caller's next step, not a decision). Two
-# clicks by one member at once: the second's INSERT hits the unique constraint and the
-# whole statement, seat included, is rolled back.
+# PostgreSQL, Going with no earlier answer, for one click or for a batch of clicks on one
+# meetup that arrived together (bot.batches). The meetup's row is locked first, so
+# answers to it queue up; places go in click order while they last. If anything else
+# holds for a click (an earlier answer, full, closed, someone waiting) nothing changes for
+# it, and its row says whether the meetup is full now (a hint for the caller's next step,
+# not a decision). A click whose member answered meanwhile elsewhere hits the unique
+# constraint: then the whole statement, every seat in it, is rolled back.
 _GOING_AT_ONCE = """
-WITH earlier AS (
-    SELECT 1 FROM rsvps WHERE meetup_id = $1 AND user_id = $2
-), seat AS (
-    UPDATE meetups SET going_count = going_count + 1
-    WHERE id = $1 AND guild_id = $3 AND status = 'scheduled' AND starts_at > $4
-      AND (capacity IS NULL OR going_count < capacity)
-      AND NOT EXISTS (SELECT 1 FROM earlier)
-      AND NOT EXISTS (SELECT 1 FROM rsvps WHERE meetup_id = $1 AND status = 'waitlisted')
-    RETURNING id, guild_id, number, title, starts_at, status,
-              announcement_channel_id, announcement_message_id, thread_id
+WITH clicks AS (
+    SELECT user_id, ord FROM unnest($2::bigint[]) WITH ORDINALITY AS c (user_id, ord)
+), fresh AS (
+    SELECT user_id, row_number() OVER (ORDER BY ord) AS n FROM clicks
+    WHERE NOT EXISTS (
+        SELECT 1 FROM rsvps WHERE meetup_id = $1 AND rsvps.user_id = clicks.user_id
+    )
+), meetup AS (
+    -- FOR UPDATE reads the row as the last click left it, not as this statement's
+    -- snapshot saw it before waiting for the lock.
+    SELECT id, guild_id, number, title, starts_at, status,
+           announcement_channel_id, announcement_message_id, thread_id, capacity, going_count
+    FROM meetups WHERE id = $1 AND guild_id = $3
+    FOR UPDATE
+), places AS (
+    SELECT CASE
+        WHEN status <> 'scheduled' OR starts_at <= $4
+          OR EXISTS (SELECT 1 FROM rsvps WHERE meetup_id = $1 AND status = 'waitlisted')
+          THEN 0
+        ELSE LEAST(COALESCE(capacity - going_count, 2147483647), (SELECT count(*) FROM fresh))
+    END AS free
+    FROM meetup
 ), answer AS (
     INSERT INTO rsvps (guild_id, meetup_id, user_id, status, waitlist_position, updated_at)
-    SELECT guild_id, id, $2, 'going', NULL, $4 FROM seat
-    RETURNING id
-), missed AS (
-    -- FOR UPDATE reads the row as the last click left it, not as this statement's
-    -- snapshot saw it before waiting for the lock: racing clicks learn it is full now.
-    SELECT id, guild_id, number, title, starts_at, status,
-           announcement_channel_id, announcement_message_id, thread_id,
-           capacity IS NOT NULL AND going_count >= capacity AS is_full
-    FROM meetups
-    WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM seat)
-    FOR UPDATE
+    SELECT $3, $1, user_id, 'going', NULL, $4 FROM fresh, places WHERE n <= free
+    RETURNING user_id
+), seat AS (
+    UPDATE meetups SET going_count = going_count + (SELECT count(*) FROM answer)
+    WHERE id = $1 AND EXISTS (SELECT 1 FROM answer)
 )
-SELECT seat.*, TRUE AS seated, FALSE AS looked_full FROM seat, answer
-UNION ALL
-SELECT id, guild_id, number, title, starts_at, status,
-       announcement_channel_id, announcement_message_id, thread_id, FALSE,
-       is_full AND NOT EXISTS (SELECT 1 FROM earlier)
-FROM missed
+SELECT meetup.id, guild_id, number, title, starts_at, status,
+       announcement_channel_id, announcement_message_id, thread_id, clicks.user_id,
+       clicks.user_id IN (SELECT user_id FROM answer) AS seated,
+       capacity IS NOT NULL AND going_count + (SELECT count(*) FROM answer) >= capacity
+           AND clicks.user_id IN (SELECT user_id FROM fresh) AS looked_full
+FROM clicks, meetup
 """
 
 
 async def pg_going_at_once(
-    tx: RawTransaction, *, meetup_id: int, guild_id: int, user_id: int, now: datetime
-) -> Mapping[str, Any] | None:
-    """The meetup, with `seated` (the member got a place in this one statement) and
-    `looked_full`; None if the meetup is gone or a twin click got there first."""
+    tx: RawTransaction, *, meetup_id: int, guild_id: int, user_ids: Sequence[int], now: datetime
+) -> list[Mapping[str, Any] | None]:
+    """Per member, in order: the meetup, with `seated` (they got a place in this one
+    statement) and `looked_full`; None if the meetup is gone, or for a member whose
+    answer this statement cannot decide (a twin click of theirs, a racing answer)."""
+    once = list(dict.fromkeys(user_ids))  # a twin click in one batch waits for the first
     try:
-        return await tx.row(_GOING_AT_ONCE, meetup_id, user_id, guild_id, now)
+        rows = await tx.rows(_GOING_AT_ONCE, meetup_id, once, guild_id, now)
     except DuplicateRow:
-        return None
+        return [None] * len(user_ids)
+    by_member = {row["user_id"]: row for row in rows}
+    first = {user_id: i for i, user_id in reversed(list(enumerate(user_ids)))}
+    return [
+        by_member.get(user_id) if first[user_id] == i else None
+        for i, user_id in enumerate(user_ids)
+    ]
 
 
 # The same for a full meetup (PostgreSQL): a new Going answer joins the end of the waitlist

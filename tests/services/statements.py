@@ -18,7 +18,7 @@ def record_statements(engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> l
     sent: list[str] = []
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
     for driver in (raw._Postgres, raw._Sqlite, raw._SqliteOnLoop):
-        for name in ("row", "execute"):
+        for name in ("row", "rows", "execute"):
             original = getattr(driver, name)
 
             async def counted(self: object, sql: str, *args: object, _run: Any = original) -> Any:

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.guild_settings import ChannelPurpose
@@ -18,6 +18,7 @@ from bot.services.meetups import FOLLOW_UP, REMINDER, SERIES_NEXT, MeetupDraft, 
 from bot.services.privacy import PrivacyService, personal_data_sources
 from db.engine import Sessions
 from db.models import Meetup, MeetupSeries, Rsvp, ScheduledJob, Topic
+from db.repositories import meetups as repo
 from tests.clock import FakeClock
 from tests.services.permissions import ALL_POSTING
 from tests.services.statements import record_statements
@@ -396,6 +397,77 @@ async def going_count(sessions: Sessions, meetup_id: int) -> tuple[int, int]:
             select(func.count()).where(Rsvp.meetup_id == meetup_id, Rsvp.status == "going")
         )
     return int(kept or 0), int(counted or 0)
+
+
+async def test_going_clicks_at_once_are_first_come_first_served(
+    service: MeetupService, sessions: Sessions, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """30 Going clicks at once on 10 places: the first 10 to arrive are going. On
+    PostgreSQL the clicks that arrive while one is being written share the next statement,
+    so the seats of the whole burst take two statements, not 30."""
+    meetup = (await service.create(ORGANISER, draft(capacity=10))).meetup
+    sent = record_statements(engine, monkeypatch)
+    outcomes = await asyncio.gather(
+        *(service.rsvp(GUILD, 4000 + i, meetup.id, RsvpStatus.GOING) for i in range(30))
+    )
+    going = [i for i, o in enumerate(outcomes) if o.status is RsvpStatus.GOING]
+    assert going == list(range(10))
+    assert {o.waitlist_rank for o in outcomes[10:]} == set(range(1, 21))
+    assert await going_count(sessions, meetup.id) == (10, 10)
+    if sessions.postgres:
+        seats = [sql for sql in sent if "unnest" in sql]
+        assert len(seats) == 2, seats
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_going_batch_that_races_another_answer_changes_nothing(
+    service: MeetupService, sessions: Sessions
+) -> None:
+    """PostgreSQL: a batch of Going clicks waits for the meetup while another transaction
+    records an answer by one of its members. The batch then changes nothing (no seat taken
+    for anyone in it) and tells each click to decide on its own; they then do. (SQLite has
+    one writer at a time: nothing waits behind another writer there.)"""
+    meetup = (await service.create(ORGANISER, draft(capacity=10))).meetup
+    async with sessions.raw() as other:
+        await repo.raw_lock_with_rsvp(other, meetup.id, 7001)
+        await repo.raw_upsert_rsvp(
+            other,
+            guild_id=GUILD,
+            meetup_id=meetup.id,
+            user_id=7001,
+            status="maybe",
+            waitlist_position=None,
+            now=NOW,
+        )
+        async with sessions.autocommit() as once:
+            batch = asyncio.create_task(
+                repo.pg_going_at_once(
+                    once, meetup_id=meetup.id, guild_id=GUILD, user_ids=[7002, 7001], now=NOW
+                )
+            )
+            await until_waiting_for_a_lock(sessions)
+            assert not batch.done()
+    assert await batch == [None, None]
+    assert await going_count(sessions, meetup.id) == (0, 0)
+    outcomes = [await service.rsvp(GUILD, u, meetup.id, RsvpStatus.GOING) for u in (7002, 7001)]
+    assert [(o.status, o.previous) for o in outcomes] == [
+        (RsvpStatus.GOING, None),
+        (RsvpStatus.GOING, RsvpStatus.MAYBE),
+    ]
+    assert await going_count(sessions, meetup.id) == (2, 2)
+
+
+async def until_waiting_for_a_lock(sessions: Sessions) -> None:
+    """PostgreSQL: until some statement waits for a row lock (at most 5 s)."""
+    for _ in range(500):
+        async with sessions() as session:
+            waiting = await session.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no statement waited for the lock")
 
 
 async def test_a_limit_set_after_the_going_clicks_counts_the_places_taken(
