@@ -396,8 +396,8 @@ async def round_trips(database_url: str) -> dict[str, int]:
         result[label] = len(statements)
     for label, user, answer in [
         ("Going (a seat is free)", 100, RsvpStatus.GOING),
-        ("Going (full: waitlist), first time", 101, RsvpStatus.GOING),
-        ("Going (full: waitlist), again", 103, RsvpStatus.GOING),
+        ("Going (full: waitlist)", 101, RsvpStatus.GOING),
+        ("Going (full: waitlist), the next", 103, RsvpStatus.GOING),
         ("Maybe (new answer)", 102, RsvpStatus.MAYBE),
         ("Going again (no change)", 100, RsvpStatus.GOING),
     ]:

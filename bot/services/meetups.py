@@ -221,12 +221,8 @@ class MeetupService:
         self._settings = settings
         self._clock = clock
         self._jobs_changed = jobs_changed
-        # Meetups this process last saw full (see rsvp): saves a statement per click.
-        self._full: set[int] = set()
         # New Going answers on PostgreSQL, by (meetup, guild): a burst shares statements.
-        self._going_together: Batches[
-            tuple[int, int], tuple[int, datetime], Mapping[str, Any] | None
-        ]
+        self._going_together: Batches[tuple[int, int], tuple[int, datetime], RsvpOutcome | None]
         self._going_together = Batches(self._going_batch)
 
     # --- organisers ---------------------------------------------------------------------
@@ -369,7 +365,6 @@ class MeetupService:
             if time_changed or offsets is not None or "duration_minutes" in fields:
                 skipped = await self._retime_jobs(session, meetup, now=now)
             promoted = await self._promote(session, meetup.id, now=now)
-            self._full.discard(meetup.id)  # the capacity may have changed
             # Seats were counted in SQL; reload the row so the view shows the true count.
             await session.refresh(meetup)
             notify = await repo.rsvp_user_ids(session, meetup.id, ["going", "maybe"])
@@ -463,11 +458,11 @@ class MeetupService:
         if wanted is RsvpStatus.WAITLISTED:
             raise BadInput("Choose Going, Maybe or Can't go.")
         now = self._clock()
-        # On PostgreSQL a new Going answer is one statement: a seat, or (for a meetup this
-        # process saw full) a waitlist place. `_full` is a hint only: if the statement
-        # finds things otherwise, nothing changes and the general path below decides.
+        # On PostgreSQL a new Going answer is one statement, a seat or a waitlist place,
+        # shared with the Going clicks on the same meetup that arrive meanwhile. If the
+        # statement cannot decide (an earlier answer, closed, a race) the path below does.
         if wanted is RsvpStatus.GOING and self._sessions.postgres:
-            outcome = await self._going_at_once(guild_id, user_id, meetup_id, now)
+            outcome = await self._going_together.submit((meetup_id, guild_id), (user_id, now))
             if outcome is not None:
                 return outcome
         # The hottest path: straight on the driver (db.raw), at most three statements for a
@@ -497,40 +492,14 @@ class MeetupService:
             if previous is RsvpStatus.GOING and status is not RsvpStatus.GOING:
                 await repo.raw_free_seat(tx, meetup.id)
                 promoted = await repo.raw_promote(tx, meetup.id, now=now)
-        if status is RsvpStatus.WAITLISTED:
-            self._full.add(meetup_id)
-        elif previous is RsvpStatus.GOING:
-            self._full.discard(meetup_id)
         return RsvpOutcome(meetup, status, previous, rank, promoted)
-
-    async def _going_at_once(
-        self, guild_id: int, user_id: int, meetup_id: int, now: datetime
-    ) -> RsvpOutcome | None:
-        """PostgreSQL: a new Going answer as a seat, or a waitlist place, in one statement
-        each; None when the general path must decide (an earlier answer, closed, a race)."""
-        if meetup_id not in self._full:
-            row = await self._going_together.submit((meetup_id, guild_id), (user_id, now))
-            if row is not None and row["seated"]:
-                return RsvpOutcome(_ref_of_row(row), RsvpStatus.GOING, None)
-            if row is None or not row["looked_full"]:
-                return None
-            self._full.add(meetup_id)
-        async with self._sessions.autocommit() as once:
-            row = await repo.pg_waitlist_at_once(
-                once, meetup_id=meetup_id, guild_id=guild_id, user_id=user_id, now=now
-            )
-            if row is None:
-                return None
-            # Read after the place was committed, outside the row lock (see the statement).
-            rank = await repo.raw_waitlist_rank(once, meetup_id, int(row["waitlist_counter"]))
-        return RsvpOutcome(_ref_of_row(row), RsvpStatus.WAITLISTED, None, rank)
 
     async def _going_batch(
         self, key: tuple[int, int], clicks: Sequence[tuple[int, datetime]]
-    ) -> list[Mapping[str, Any] | None]:
+    ) -> list[RsvpOutcome | None]:
         meetup_id, guild_id = key
         async with self._sessions.autocommit() as once:
-            return await repo.pg_going_at_once(
+            rows = await repo.pg_going_at_once(
                 once,
                 meetup_id=meetup_id,
                 guild_id=guild_id,
@@ -538,6 +507,19 @@ class MeetupService:
                 # The latest click's time: the meetup must not have started by then.
                 now=max(now for _, now in clicks),
             )
+            waiting = [r["user_id"] for r in rows if r and r["waitlist_position"] is not None]
+            ranks = await repo.pg_waitlist_ranks(once, meetup_id, waiting) if waiting else {}
+        return [
+            None
+            if row is None
+            else RsvpOutcome(
+                _ref_of_row(row),
+                RsvpStatus.GOING if row["user_id"] not in ranks else RsvpStatus.WAITLISTED,
+                None,
+                ranks.get(row["user_id"]),
+            )
+            for row in rows
+        ]
 
     async def member_left(self, guild_id: int, user_id: int) -> list[tuple[MeetupRef, list[int]]]:
         """A member left the server: their RSVPs to coming meetups go, and seats move on."""

@@ -351,13 +351,13 @@ async def raw_waitlist_rank(tx: RawTransaction, meetup_id: int, position: int) -
 
 
 # One statement (one round trip, its own transaction) for the commonest click on
-# PostgreSQL, Going with no earlier answer, for one click or for a batch of clicks on one
-# meetup that arrived together (bot.batches). The meetup's row is locked first, so
-# answers to it queue up; places go in click order while they last. If anything else
-# holds for a click (an earlier answer, full, closed, someone waiting) nothing changes for
-# it, and its row says whether the meetup is full now (a hint for the caller's next step,
-# not a decision). A click whose member answered meanwhile elsewhere hits the unique
-# constraint: then the whole statement, every seat in it, is rolled back.
+# PostgreSQL, Going with no earlier answer: for one click, or for a batch of clicks on one
+# meetup that arrived together (bot.batches). The meetup's row is locked first, so answers
+# to it queue up; places go in click order while they last, then places on the waitlist,
+# numbered in the same order; a new answer never takes a place ahead of members already
+# waiting. A click with an earlier answer, or on a meetup that is gone or closed, gets no
+# row and nothing changes for it. A click whose member answered meanwhile elsewhere hits the
+# unique constraint: then the whole statement, every place in it, is rolled back.
 _GOING_AT_ONCE = """
 WITH clicks AS (
     SELECT user_id, ord FROM unnest($2::bigint[]) WITH ORDINALITY AS c (user_id, ord)
@@ -369,41 +369,44 @@ WITH clicks AS (
 ), meetup AS (
     -- FOR UPDATE reads the row as the last click left it, not as this statement's
     -- snapshot saw it before waiting for the lock.
-    SELECT id, guild_id, number, title, starts_at, status,
-           announcement_channel_id, announcement_message_id, thread_id, capacity, going_count
-    FROM meetups WHERE id = $1 AND guild_id = $3
+    SELECT id, guild_id, number, title, starts_at, status, announcement_channel_id,
+           announcement_message_id, thread_id, capacity, going_count, waitlist_counter
+    FROM meetups
+    WHERE id = $1 AND guild_id = $3 AND status = 'scheduled' AND starts_at > $4
     FOR UPDATE
 ), places AS (
-    SELECT CASE
-        WHEN status <> 'scheduled' OR starts_at <= $4
-          OR EXISTS (SELECT 1 FROM rsvps WHERE meetup_id = $1 AND status = 'waitlisted')
-          THEN 0
-        ELSE LEAST(COALESCE(capacity - going_count, 2147483647), (SELECT count(*) FROM fresh))
+    SELECT waitlist_counter, CASE
+        WHEN EXISTS (SELECT 1 FROM rsvps WHERE meetup_id = $1 AND status = 'waitlisted') THEN 0
+        ELSE GREATEST(COALESCE(capacity - going_count, (SELECT count(*) FROM fresh)), 0)
     END AS free
     FROM meetup
-), answer AS (
+), answers AS (
     INSERT INTO rsvps (guild_id, meetup_id, user_id, status, waitlist_position, updated_at)
-    SELECT $3, $1, user_id, 'going', NULL, $4 FROM fresh, places WHERE n <= free
-    RETURNING user_id
-), seat AS (
-    UPDATE meetups SET going_count = going_count + (SELECT count(*) FROM answer)
-    WHERE id = $1 AND EXISTS (SELECT 1 FROM answer)
+    SELECT $3, $1, user_id,
+           CASE WHEN n <= free THEN 'going' ELSE 'waitlisted' END,
+           CASE WHEN n <= free THEN NULL ELSE waitlist_counter + n - free END,
+           $4
+    FROM fresh, places
+    RETURNING user_id, status, waitlist_position
+), counted AS (
+    UPDATE meetups
+    SET going_count = going_count + (SELECT count(*) FROM answers WHERE status = 'going'),
+        waitlist_counter = waitlist_counter
+            + (SELECT count(*) FROM answers WHERE status = 'waitlisted')
+    WHERE id = $1 AND EXISTS (SELECT 1 FROM answers)
 )
-SELECT meetup.id, guild_id, number, title, starts_at, status,
-       announcement_channel_id, announcement_message_id, thread_id, clicks.user_id,
-       clicks.user_id IN (SELECT user_id FROM answer) AS seated,
-       capacity IS NOT NULL AND going_count + (SELECT count(*) FROM answer) >= capacity
-           AND clicks.user_id IN (SELECT user_id FROM fresh) AS looked_full
-FROM clicks, meetup
+SELECT meetup.id, guild_id, number, title, starts_at, meetup.status, announcement_channel_id,
+       announcement_message_id, thread_id, answers.user_id, answers.waitlist_position
+FROM meetup, answers
 """
 
 
 async def pg_going_at_once(
     tx: RawTransaction, *, meetup_id: int, guild_id: int, user_ids: Sequence[int], now: datetime
 ) -> list[Mapping[str, Any] | None]:
-    """Per member, in order: the meetup, with `seated` (they got a place in this one
-    statement) and `looked_full`; None if the meetup is gone, or for a member whose
-    answer this statement cannot decide (a twin click of theirs, a racing answer)."""
+    """Per member, in order: the meetup with the member's `waitlist_position` (None: they
+    are going); None where this statement did not decide (an earlier answer, closed, gone,
+    a twin click of theirs in the batch, a racing answer)."""
     once = list(dict.fromkeys(user_ids))  # a twin click in one batch waits for the first
     try:
         rows = await tx.rows(_GOING_AT_ONCE, meetup_id, once, guild_id, now)
@@ -417,38 +420,21 @@ async def pg_going_at_once(
     ]
 
 
-# The same for a full meetup (PostgreSQL): a new Going answer joins the end of the waitlist
-# in one statement. The place is numbered under the meetup's row lock; the caller reads the
-# rank afterwards, outside the lock: everyone numbered before had committed by the time
-# this statement got the lock, so the count then is exact.
-_WAITLIST_AT_ONCE = """
-WITH earlier AS (
-    SELECT 1 FROM rsvps WHERE meetup_id = $1 AND user_id = $2
-), spot AS (
-    UPDATE meetups SET waitlist_counter = waitlist_counter + 1
-    WHERE id = $1 AND guild_id = $3 AND status = 'scheduled' AND starts_at > $4
-      AND capacity IS NOT NULL AND going_count >= capacity
-      AND NOT EXISTS (SELECT 1 FROM earlier)
-    RETURNING id, guild_id, number, title, starts_at, status,
-              announcement_channel_id, announcement_message_id, thread_id, waitlist_counter
-), answer AS (
-    INSERT INTO rsvps (guild_id, meetup_id, user_id, status, waitlist_position, updated_at)
-    SELECT guild_id, id, $2, 'waitlisted', waitlist_counter, $4 FROM spot
-    RETURNING id
-)
-SELECT spot.* FROM spot, answer
-"""
-
-
-async def pg_waitlist_at_once(
-    tx: RawTransaction, *, meetup_id: int, guild_id: int, user_id: int, now: datetime
-) -> Mapping[str, Any] | None:
-    """The meetup (with the new `waitlist_counter`, the member's position) if the member
-    joined the waitlist in one statement, else None (nothing changed)."""
-    try:
-        return await tx.row(_WAITLIST_AT_ONCE, meetup_id, user_id, guild_id, now)
-    except DuplicateRow:
-        return None
+async def pg_waitlist_ranks(
+    tx: RawTransaction, meetup_id: int, user_ids: Sequence[int]
+) -> dict[int, int]:
+    """Each member's 1-based place on the waitlist. Read after their places were committed,
+    outside the meetup's lock: everyone numbered before them had committed by then, so the
+    order is exact."""
+    rows = await tx.rows(
+        "SELECT user_id, rank FROM (SELECT user_id, row_number() OVER"
+        " (ORDER BY waitlist_position, id) AS rank FROM rsvps"
+        " WHERE meetup_id = $1 AND status = 'waitlisted') AS waitlist"
+        " WHERE user_id = ANY($2::bigint[])",
+        meetup_id,
+        list(user_ids),
+    )
+    return {int(row["user_id"]): int(row["rank"]) for row in rows}
 
 
 # A meetup as members see it, straight on the driver: its announcement is redrawn after
