@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.batches import Batches
 from bot.clock import Clock, utcnow
 from bot.domain.members import Actor
 from bot.domain.topics import (
@@ -148,6 +149,10 @@ class TopicService:
         # is on an open poll's ballot (only open suggestions can be edited). A poll that
         # ends is forgotten, so the bot's memory does not grow with every poll it has run.
         self._ballot_titles: dict[int, dict[int, BallotTopic]] = {}
+        # Votes on PostgreSQL, by (poll, guild): a burst shares statements.
+        self._votes_together: Batches[
+            tuple[int, int], tuple[int, int, datetime], dict[str, Any] | None
+        ] = Batches(self._vote_batch)
 
     # --- members ----------------------------------------------------------------------
 
@@ -538,7 +543,8 @@ class TopicService:
         conditional statement, so concurrent clicks can never overspend it."""
         now = self._clock()
         if self._sessions.postgres:
-            poll = await self._dot_at_once("add", guild_id, user_id, poll_id, topic_id, now)
+            # Shared with the votes on the same poll that arrive meanwhile.
+            poll = await self._votes_together.submit((poll_id, guild_id), (user_id, topic_id, now))
             _check_on_ballot(poll, topic_id, guild_id, now)
             assert poll is not None
             if poll["used"] is None:
@@ -574,7 +580,15 @@ class TopicService:
             # cannot see that dot in the same statement (its snapshot is from before the
             # wait); the statement again, with a fresh snapshot, can.
             for _ in range(2):
-                poll = await self._dot_at_once("remove", guild_id, user_id, poll_id, topic_id, now)
+                async with self._sessions.autocommit() as once:
+                    poll = await repo.pg_take_back_dot(
+                        once,
+                        guild_id=guild_id,
+                        poll_id=poll_id,
+                        topic_id=topic_id,
+                        user_id=user_id,
+                        now=now,
+                    )
                 _check_votable(poll, guild_id, now)
                 assert poll is not None
                 taken = poll["taken"]
@@ -594,26 +608,19 @@ class TopicService:
         mine = {**poll["mine"], topic_id: poll["mine"].get(topic_id, 1) - 1}
         return await self._ballot_view(poll_id, poll, {t: d for t, d in mine.items() if d > 0})
 
-    async def _dot_at_once(
-        self,
-        change: Literal["add", "remove"],
-        guild_id: int,
-        user_id: int,
-        poll_id: int,
-        topic_id: int,
-        now: datetime,
-    ) -> dict[str, Any] | None:
-        """PostgreSQL: the whole click in one statement, one round trip (votes come in
-        bursts; see _VOTE_AT_ONCE and _TAKE_BACK_AT_ONCE)."""
+    async def _vote_batch(
+        self, key: tuple[int, int], clicks: Sequence[tuple[int, int, datetime]]
+    ) -> list[dict[str, Any] | None]:
+        """PostgreSQL: whole votes in one statement, one round trip (see _VOTES_AT_ONCE)."""
+        poll_id, guild_id = key
         async with self._sessions.autocommit() as once:
-            return await repo.pg_dot_at_once(
+            return await repo.pg_add_dots(
                 once,
-                change,
                 guild_id=guild_id,
                 poll_id=poll_id,
-                topic_id=topic_id,
-                user_id=user_id,
-                now=now,
+                clicks=[(user_id, topic_id) for user_id, topic_id, _ in clicks],
+                # The latest click's time: the poll must not have closed by then.
+                now=max(now for _, _, now in clicks),
             )
 
     async def _ballot_view(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -212,37 +212,93 @@ async def raw_ballot(
 ) -> dict[str, Any] | None:
     """The poll and the member's ballot on it (`on_ballot`: whether `topic_id` is on it).
     Votes on PostgreSQL read it inside their own statement, which share-locks the poll
-    (_VOTE_AT_ONCE); on SQLite the writer lock keeps closing out while a vote is written."""
+    (_VOTES_AT_ONCE); on SQLite the writer lock keeps closing out while a vote is written."""
     sql = _BALLOT_POSTGRES if tx.postgres else _BALLOT_SQLITE
     return _ballot_of_row(await tx.row(sql, poll_id, topic_id, user_id))
 
 
-# PostgreSQL: a whole vote in one statement (one round trip, its own transaction). It reads
-# the ballot as _BALLOT does (share-locking the poll, so closing waits for it), spends a dot
-# only if the poll is open, in this server, with the topic on its ballot and the budget not
-# spent, and puts the dot on the topic only if one was spent. The ballot read is from before
-# the vote (one snapshot for the whole statement); `used` is NULL if nothing changed.
-_VOTE_AT_ONCE = f"""
-WITH p AS (
-{_BALLOT_POSTGRES} FOR SHARE OF p
+# PostgreSQL: whole votes in one statement (one round trip, its own transaction), for one
+# click or for a batch of clicks on one poll that arrived together (bot.batches), each by
+# a different member. It reads each member's ballot as _BALLOT does, share-locking the poll
+# once for all of them (closing waits for it), spends a member's dot only if the poll is
+# open, in this server, with the topic on its ballot and their budget not spent, and puts
+# the dot on the topic only if one was spent. The ballots read are from before the votes
+# (one snapshot for the whole statement); `used` is NULL where nothing changed.
+_VOTES_AT_ONCE = """
+WITH clicks AS (
+    SELECT user_id, topic_id, ord
+    FROM unnest($2::bigint[], $3::bigint[]) WITH ORDINALITY AS c (user_id, topic_id, ord)
+), p AS (
+    SELECT p.id, p.guild_id, p.status, p.closes_at, p.votes_per_member,
+      coalesce(m.number, 0) AS meetup_number,
+      (SELECT string_agg(CAST(b.topic_id AS TEXT), ',') FROM poll_topics AS b
+        WHERE b.poll_id = p.id) AS ballot
+    FROM polls AS p
+    LEFT OUTER JOIN meetups AS m ON m.id = p.meetup_id
+    WHERE p.id = $1
+    FOR SHARE OF p
+), before AS (
+    SELECT c.user_id, c.ord, pt.topic_id AS on_ballot,
+      (SELECT string_agg(CAST(v.topic_id AS TEXT) || ':' || CAST(v.dots AS TEXT), ',')
+        FROM votes AS v WHERE v.poll_id = $1 AND v.user_id = c.user_id AND v.dots > 0) AS mine
+    FROM clicks AS c
+    LEFT OUTER JOIN poll_topics AS pt ON pt.poll_id = $1 AND pt.topic_id = c.topic_id
 ), spent AS (
     INSERT INTO ballots (guild_id, poll_id, user_id, used, updated_at)
-    SELECT guild_id, id, $3, 1, $5 FROM p
-    WHERE guild_id = $4 AND status = 'open' AND closes_at > $5 AND on_ballot IS NOT NULL
+    SELECT p.guild_id, p.id, before.user_id, 1, $5 FROM p, before
+    WHERE p.guild_id = $4 AND p.status = 'open' AND p.closes_at > $5
+      AND before.on_ballot IS NOT NULL
     ON CONFLICT (poll_id, user_id) DO UPDATE SET used = ballots.used + 1,
         updated_at = excluded.updated_at
     WHERE ballots.used + 1 <= (SELECT votes_per_member FROM p)
-    RETURNING used
+    RETURNING user_id, used
 ), added AS (
     INSERT INTO votes (guild_id, poll_id, topic_id, user_id, dots)
-    SELECT $4, $1, $2, $3, 1 FROM spent
+    SELECT $4, $1, before.on_ballot, spent.user_id, 1 FROM spent JOIN before USING (user_id)
     ON CONFLICT (poll_id, user_id, topic_id) DO UPDATE SET dots = votes.dots + 1
 )
-SELECT p.*, (SELECT used FROM spent) AS used FROM p
+SELECT p.*, before.user_id, before.on_ballot, before.mine, spent.used
+FROM p CROSS JOIN before LEFT OUTER JOIN spent USING (user_id)
 """
 
 
-# PostgreSQL: taking a dot back in one statement, as _VOTE_AT_ONCE adds one. The member's
+async def pg_add_dots(
+    tx: RawTransaction,
+    *,
+    guild_id: int,
+    poll_id: int,
+    clicks: Sequence[tuple[int, int]],
+    now: datetime,
+) -> list[dict[str, Any] | None]:
+    """Per click (member, topic), in order: a dot on the topic, and the member's ballot as
+    before it (see raw_ballot) with `used`, the dots used after this one (None when none
+    was spent); None if the poll is gone. The ballot says why not."""
+    results: list[dict[str, Any] | None] = [None] * len(clicks)
+    left = list(enumerate(clicks))
+    while left:
+        # A member's second click in one batch goes in a statement after their first.
+        members: set[int] = set()
+        first: list[tuple[int, int, int]] = []
+        later: list[tuple[int, int, int]] = []
+        for i, (user_id, topic_id) in left:
+            (later if user_id in members else first).append((i, user_id, topic_id))
+            members.add(user_id)
+        rows = await tx.rows(
+            _VOTES_AT_ONCE,
+            poll_id,
+            [user_id for _, user_id, _ in first],
+            [topic_id for _, _, topic_id in first],
+            guild_id,
+            now,
+        )
+        by_member = {row["user_id"]: row for row in rows}
+        for i, user_id, _ in first:
+            results[i] = _ballot_of_row(by_member.get(user_id))
+        left = [(i, (user_id, topic_id)) for i, user_id, topic_id in later]
+    return results
+
+
+# PostgreSQL: taking a dot back in one statement, as _VOTES_AT_ONCE adds one. The member's
 # ballot row is locked (`mine_locked`) before their vote row is changed (`taken`, which
 # waits for it): the order adding a dot takes them in, so the two at once queue instead of
 # deadlocking. Only an open poll of this server gives a dot back; `taken` says if one was.
@@ -267,24 +323,13 @@ SELECT p.*, EXISTS (SELECT 1 FROM taken) AS taken FROM p
 """
 
 
-_DOT_AT_ONCE = {"add": _VOTE_AT_ONCE, "remove": _TAKE_BACK_AT_ONCE}
-
-
-async def pg_dot_at_once(
-    tx: RawTransaction,
-    change: Literal["add", "remove"],
-    *,
-    guild_id: int,
-    poll_id: int,
-    topic_id: int,
-    user_id: int,
-    now: datetime,
+async def pg_take_back_dot(
+    tx: RawTransaction, *, guild_id: int, poll_id: int, topic_id: int, user_id: int, now: datetime
 ) -> dict[str, Any] | None:
-    """A dot on or off the topic in one statement; the member's ballot as before it (see
-    raw_ballot), with `used` (adding: the dots used after this one, None when none was
-    spent) or `taken` (taking back: whether one was). The ballot says why not."""
+    """A dot off the topic in one statement; the member's ballot as before it (see
+    raw_ballot), with `taken`: whether one was. The ballot says why not."""
     return _ballot_of_row(
-        await tx.row(_DOT_AT_ONCE[change], poll_id, topic_id, user_id, guild_id, now)
+        await tx.row(_TAKE_BACK_AT_ONCE, poll_id, topic_id, user_id, guild_id, now)
     )
 
 

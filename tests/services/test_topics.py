@@ -362,6 +362,40 @@ async def test_unknown_things_are_not_found(topics: TopicService) -> None:
         await topics.suggest(ADA, "no", None, None)
 
 
+async def test_votes_arriving_together_each_get_their_own_answer(
+    services: tuple[MeetupService, TopicService],
+    topics: TopicService,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Votes at once from members in different situations: each hears about their own
+    ballot (a dot, no dots left, not on the ballot), and only the dots spent count. On
+    PostgreSQL the votes that arrive while one is being written share the next statement."""
+    poll_id, ids = await poll_with_topics(services, ["Eduroam", "Intune"], votes=1)
+    other_topic = (await topics.suggest(ADA, "Not on the ballot", None, None)).topic.id
+    for member in range(800, 805):  # these five have spent their one dot already
+        await topics.add_dot(GUILD, member, poll_id, ids[0])
+    sent = record_statements(engine, monkeypatch)
+    clicks = [(800 + i, ids[i % 2]) for i in range(30)] + [(900, other_topic)]
+    results = await asyncio.gather(
+        *(topics.add_dot(GUILD, member, poll_id, topic) for member, topic in clicks),
+        return_exceptions=True,
+    )
+    for (member, topic), result in zip(clicks, results, strict=True):
+        if member < 805:
+            assert isinstance(result, Conflict), (member, result)
+        elif member == 900:
+            assert isinstance(result, NotFound), result
+        else:
+            assert isinstance(result, BallotView), result
+            assert (result.mine, result.remaining) == ({topic: 1}, 0)
+    poll = await topics.poll(poll_id)
+    assert poll is not None
+    assert poll.tally == {ids[0]: 5 + 12, ids[1]: 13}
+    if engine.dialect.name == "postgresql":
+        assert len([sql for sql in sent if "unnest" in sql]) == 2, sent
+
+
 async def test_a_refused_vote_spends_nothing(
     services: tuple[MeetupService, TopicService], topics: TopicService, clock: FakeClock
 ) -> None:
