@@ -1,4 +1,5 @@
-"""One error handler for every slash command, plus the per-invocation log line."""
+"""One error handler for every slash command, plus the per-invocation log line; and
+clicks on the bot's own buttons dispatched straight to them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import BadInput, TechMeetError
-from cogs._ui import handle_error, log_outcome
+from cogs._ui import click_buttons_directly, handle_error, log_outcome
 
 if TYPE_CHECKING:
     from bot.client import TechMeetBot
@@ -21,6 +22,7 @@ class ErrorsCog(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+        click_buttons_directly(self.bot)
 
     @commands.Cog.listener()
     async def on_app_command_completion(
