@@ -1,4 +1,5 @@
-"""Group commit: concurrent requests with the same key share one database statement.
+"""Group commit: concurrent requests with the same key share one database statement; and
+turns, which keep one member's clicks in the order they were made.
 
 A burst of 100 Going clicks on one announcement used to be 100 statements queueing for
 the meetup's row lock, each waiting for the previous one's commit to reach the disk. Here
@@ -10,7 +11,8 @@ so on while clicks keep coming. One click alone pays nothing extra.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -35,8 +37,13 @@ class Batches(Generic[K, T, R]):
             self._in_flight.add(key)
             try:
                 (result,) = await self._run(key, [item])
-            finally:
+            except asyncio.CancelledError:
+                self._abandon(key)
+                raise
+            except Exception:
                 self._next(key)
+                raise
+            self._next(key)
             return result
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append((item, future))
@@ -53,20 +60,54 @@ class Batches(Generic[K, T, R]):
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
 
+    def _abandon(self, key: K) -> None:
+        """The bot is shutting down (the only time a click's task is cancelled): nothing
+        more runs for `key`, and no new task starts that shutdown would not wait for."""
+        for _, future in self._waiting.pop(key, []):
+            future.cancel()
+        self._in_flight.discard(key)
+
     async def _flush(self, key: K, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
             results = await self._run(key, [item for item, _ in batch])
+            answered = list(zip(batch, results, strict=True))
         except asyncio.CancelledError:
             for _, future in batch:
                 future.cancel()
+            self._abandon(key)
             raise
         except Exception as error:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
         else:
-            for (_, future), result in zip(batch, results, strict=True):
+            for (_, future), result in answered:
                 if not future.done():  # its click was cancelled meanwhile
                     future.set_result(result)
+        self._next(key)
+
+
+class Turns(Generic[K]):
+    """One at a time per key, first come first served.
+
+    Keyed by (meetup or poll, member): a member's clicks there take effect in the order
+    they were made. Without it a Going click waiting for the batch in flight could be
+    overtaken by the same member's Can't go a moment later, which needs no batch.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[K, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def turn(self, key: K) -> AsyncIterator[None]:
+        lock, holders = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, holders + 1)
+        try:
+            async with lock:
+                yield
         finally:
-            self._next(key)
+            lock, holders = self._locks[key]
+            if holders == 1:
+                del self._locks[key]  # nobody else is waiting: forget the key
+            else:
+                self._locks[key] = (lock, holders - 1)

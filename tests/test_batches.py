@@ -103,3 +103,40 @@ async def test_a_cancelled_request_leaves_the_rest_of_its_batch_alone() -> None:
     assert await waiting[0] == 20
     assert await waiting[2] == 40
     assert waiting[1].cancelled()
+
+
+async def test_shutting_down_mid_batch_leaves_nothing_waiting_or_stuck() -> None:
+    """The batch in flight is cancelled (the bot is stopping): the requests waiting for it
+    are cancelled too, rather than left waiting or started anew; the key is free again."""
+    recorder = Recorder()
+    recorder.release.clear()
+    batches = Batches(recorder.run)
+    alone = asyncio.create_task(batches.submit("m", 1))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(batches.submit("m", i)) for i in (2, 3)]
+    await asyncio.sleep(0)
+    alone.cancel()
+    await asyncio.gather(alone, *waiting, return_exceptions=True)
+    assert alone.cancelled()
+    assert all(task.cancelled() for task in waiting)
+    assert [items for _, items in recorder.batches] == [[1]]
+    recorder.release.set()
+    assert await batches.submit("m", 4) == 40
+
+
+async def test_a_run_with_too_few_results_fails_its_batch() -> None:
+    """A batch whose run answers fewer items than it was given fails every item in it
+    (instead of leaving some waiting for ever)."""
+    calls: list[list[int]] = []
+
+    async def short(key: str, items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        await asyncio.sleep(0)
+        return [0] * (len(items) - 1)
+
+    batches = Batches(short)
+    results = await asyncio.gather(
+        *(batches.submit("m", i) for i in range(4)), return_exceptions=True
+    )
+    assert all(isinstance(r, ValueError) for r in results), results
+    assert calls == [[0], [1, 2, 3]]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.batches import Batches
+from bot.batches import Batches, Turns
 from bot.clock import Clock, utcnow
 from bot.domain.guild_settings import ChannelPurpose, parse_offsets, region_choices
 from bot.domain.meetups import (
@@ -224,6 +224,7 @@ class MeetupService:
         # New Going answers on PostgreSQL, by (meetup, guild): a burst shares statements.
         self._going_together: Batches[tuple[int, int], tuple[int, datetime], RsvpOutcome | None]
         self._going_together = Batches(self._going_batch)
+        self._answering: Turns[tuple[int, int]] = Turns()
 
     # --- organisers ---------------------------------------------------------------------
 
@@ -457,6 +458,14 @@ class MeetupService:
         in the order answers are committed; leaving Going hands the seat to the next in line."""
         if wanted is RsvpStatus.WAITLISTED:
             raise BadInput("Choose Going, Maybe or Can't go.")
+        # A member's clicks take effect in the order they were made (bot.batches.Turns);
+        # which also keeps each batch to one click per member.
+        async with self._answering.turn((meetup_id, user_id)):
+            return await self._answer(guild_id, user_id, meetup_id, wanted)
+
+    async def _answer(
+        self, guild_id: int, user_id: int, meetup_id: int, wanted: RsvpStatus
+    ) -> RsvpOutcome:
         now = self._clock()
         # On PostgreSQL a new Going answer is one statement, a seat or a waitlist place,
         # shared with the Going clicks on the same meetup that arrive meanwhile. If the
@@ -497,15 +506,12 @@ class MeetupService:
     async def _going_batch(
         self, key: tuple[int, int], clicks: Sequence[tuple[int, datetime]]
     ) -> list[RsvpOutcome | None]:
+        """PostgreSQL: new Going answers by different members on one meetup, in one
+        statement, and their waitlist ranks in one more if any of them wait."""
         meetup_id, guild_id = key
         async with self._sessions.autocommit() as once:
             rows = await repo.pg_going_at_once(
-                once,
-                meetup_id=meetup_id,
-                guild_id=guild_id,
-                user_ids=[user_id for user_id, _ in clicks],
-                # The latest click's time: the meetup must not have started by then.
-                now=max(now for _, now in clicks),
+                once, meetup_id=meetup_id, guild_id=guild_id, clicks=clicks
             )
             waiting = [r["user_id"] for r in rows if r and r["waitlist_position"] is not None]
             ranks = await repo.pg_waitlist_ranks(once, meetup_id, waiting) if waiting else {}
@@ -514,7 +520,7 @@ class MeetupService:
             if row is None
             else RsvpOutcome(
                 _ref_of_row(row),
-                RsvpStatus.GOING if row["user_id"] not in ranks else RsvpStatus.WAITLISTED,
+                RsvpStatus.GOING if row["waitlist_position"] is None else RsvpStatus.WAITLISTED,
                 None,
                 ranks.get(row["user_id"]),
             )

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.batches import Batches
+from bot.batches import Batches, Turns
 from bot.clock import Clock, utcnow
 from bot.domain.members import Actor
 from bot.domain.topics import (
@@ -153,6 +153,7 @@ class TopicService:
         self._votes_together: Batches[
             tuple[int, int], tuple[int, int, datetime], dict[str, Any] | None
         ] = Batches(self._vote_batch)
+        self._voting: Turns[tuple[int, int]] = Turns()
 
     # --- members ----------------------------------------------------------------------
 
@@ -541,6 +542,14 @@ class TopicService:
     async def add_dot(self, guild_id: int, user_id: int, poll_id: int, topic_id: int) -> BallotView:
         """One more dot from the member's budget on a topic. The budget is enforced by one
         conditional statement, so concurrent clicks can never overspend it."""
+        # A member's clicks take effect in the order they were made (bot.batches.Turns);
+        # which also keeps each batch to one click per member.
+        async with self._voting.turn((poll_id, user_id)):
+            return await self._add_dot(guild_id, user_id, poll_id, topic_id)
+
+    async def _add_dot(
+        self, guild_id: int, user_id: int, poll_id: int, topic_id: int
+    ) -> BallotView:
         now = self._clock()
         if self._sessions.postgres:
             # Shared with the votes on the same poll that arrive meanwhile.
@@ -571,6 +580,12 @@ class TopicService:
         return await self._ballot_view(poll_id, poll, mine)
 
     async def remove_dot(
+        self, guild_id: int, user_id: int, poll_id: int, topic_id: int
+    ) -> BallotView:
+        async with self._voting.turn((poll_id, user_id)):
+            return await self._remove_dot(guild_id, user_id, poll_id, topic_id)
+
+    async def _remove_dot(
         self, guild_id: int, user_id: int, poll_id: int, topic_id: int
     ) -> BallotView:
         now = self._clock()
@@ -611,17 +626,11 @@ class TopicService:
     async def _vote_batch(
         self, key: tuple[int, int], clicks: Sequence[tuple[int, int, datetime]]
     ) -> list[dict[str, Any] | None]:
-        """PostgreSQL: whole votes in one statement, one round trip (see _VOTES_AT_ONCE)."""
+        """PostgreSQL: votes by different members on one poll in one statement, one round
+        trip (see _VOTES_AT_ONCE)."""
         poll_id, guild_id = key
         async with self._sessions.autocommit() as once:
-            return await repo.pg_add_dots(
-                once,
-                guild_id=guild_id,
-                poll_id=poll_id,
-                clicks=[(user_id, topic_id) for user_id, topic_id, _ in clicks],
-                # The latest click's time: the poll must not have closed by then.
-                now=max(now for _, _, now in clicks),
-            )
+            return await repo.pg_add_dots(once, guild_id=guild_id, poll_id=poll_id, clicks=clicks)
 
     async def _ballot_view(
         self, poll_id: int, poll: dict[str, Any], mine: dict[int, int]

@@ -351,41 +351,49 @@ async def raw_waitlist_rank(tx: RawTransaction, meetup_id: int, position: int) -
 
 
 # One statement (one round trip, its own transaction) for the commonest click on
-# PostgreSQL, Going with no earlier answer: for one click, or for a batch of clicks on one
-# meetup that arrived together (bot.batches). The meetup's row is locked first, so answers
-# to it queue up; places go in click order while they last, then places on the waitlist,
-# numbered in the same order; a new answer never takes a place ahead of members already
-# waiting. A click with an earlier answer, or on a meetup that is gone or closed, gets no
-# row and nothing changes for it. A click whose member answered meanwhile elsewhere hits the
-# unique constraint: then the whole statement, every place in it, is rolled back.
+# PostgreSQL, Going with no earlier answer: for one click, or for a batch of clicks by
+# different members on one meetup that arrived together (bot.batches). The meetup's row is
+# locked first, so answers to it queue up; places go in click order while they last, then
+# places on the waitlist, numbered in the same order; a new answer never takes a place
+# ahead of members already waiting. The row is read as the last transaction left it, but
+# the rest (earlier answers, whether anyone is waiting) as the statement's snapshot saw
+# them before it waited for the lock. So where the two disagree (someone waiting, yet a
+# place free: the waitlist moved on meanwhile), and for a click with an earlier answer or
+# on a meetup that is gone, closed or started, it decides nothing: no row. A click whose
+# member answered meanwhile elsewhere hits the unique constraint: then the whole statement,
+# every place in it, is rolled back.
 _GOING_AT_ONCE = """
 WITH clicks AS (
-    SELECT user_id, ord FROM unnest($2::bigint[]) WITH ORDINALITY AS c (user_id, ord)
+    SELECT user_id, at, ord
+    FROM unnest($2::bigint[], $4::timestamptz[]) WITH ORDINALITY AS c (user_id, at, ord)
 ), fresh AS (
-    SELECT user_id, row_number() OVER (ORDER BY ord) AS n FROM clicks
+    SELECT user_id, at, row_number() OVER (ORDER BY ord) AS n FROM clicks
     WHERE NOT EXISTS (
         SELECT 1 FROM rsvps WHERE meetup_id = $1 AND rsvps.user_id = clicks.user_id
     )
 ), meetup AS (
-    -- FOR UPDATE reads the row as the last click left it, not as this statement's
-    -- snapshot saw it before waiting for the lock.
     SELECT id, guild_id, number, title, starts_at, status, announcement_channel_id,
            announcement_message_id, thread_id, capacity, going_count, waitlist_counter
     FROM meetups
-    WHERE id = $1 AND guild_id = $3 AND status = 'scheduled' AND starts_at > $4
+    WHERE id = $1 AND guild_id = $3 AND status = 'scheduled'
+      AND starts_at > (SELECT max(at) FROM clicks)
     FOR UPDATE
-), places AS (
-    SELECT waitlist_counter, CASE
-        WHEN EXISTS (SELECT 1 FROM rsvps WHERE meetup_id = $1 AND status = 'waitlisted') THEN 0
-        ELSE GREATEST(COALESCE(capacity - going_count, (SELECT count(*) FROM fresh)), 0)
-    END AS free
+), room AS (
+    SELECT waitlist_counter,
+           EXISTS (SELECT 1 FROM rsvps WHERE meetup_id = $1 AND status = 'waitlisted')
+               AS someone_waiting,
+           CASE WHEN capacity IS NULL THEN (SELECT count(*) FROM fresh)
+                ELSE GREATEST(capacity - going_count, 0) END AS free
     FROM meetup
+), places AS (
+    SELECT waitlist_counter, CASE WHEN someone_waiting THEN 0 ELSE free END AS free
+    FROM room WHERE NOT (someone_waiting AND free > 0)
 ), answers AS (
     INSERT INTO rsvps (guild_id, meetup_id, user_id, status, waitlist_position, updated_at)
     SELECT $3, $1, user_id,
            CASE WHEN n <= free THEN 'going' ELSE 'waitlisted' END,
            CASE WHEN n <= free THEN NULL ELSE waitlist_counter + n - free END,
-           $4
+           at
     FROM fresh, places
     RETURNING user_id, status, waitlist_position
 ), counted AS (
@@ -402,22 +410,25 @@ FROM meetup, answers
 
 
 async def pg_going_at_once(
-    tx: RawTransaction, *, meetup_id: int, guild_id: int, user_ids: Sequence[int], now: datetime
+    tx: RawTransaction,
+    *,
+    meetup_id: int,
+    guild_id: int,
+    clicks: Sequence[tuple[int, datetime]],
 ) -> list[Mapping[str, Any] | None]:
-    """Per member, in order: the meetup with the member's `waitlist_position` (None: they
-    are going); None where this statement did not decide (an earlier answer, closed, gone,
-    a twin click of theirs in the batch, a racing answer)."""
-    once = list(dict.fromkeys(user_ids))  # a twin click in one batch waits for the first
+    """Per click (member, when), in order: the meetup with the member's
+    `waitlist_position` (None: they are going); None where this statement decided nothing
+    (see _GOING_AT_ONCE). One click per member."""
+    user_ids = [user_id for user_id, _ in clicks]
+    assert len(set(user_ids)) == len(user_ids), "one click per member in a batch"
     try:
-        rows = await tx.rows(_GOING_AT_ONCE, meetup_id, once, guild_id, now)
+        rows = await tx.rows(
+            _GOING_AT_ONCE, meetup_id, user_ids, guild_id, [at for _, at in clicks]
+        )
     except DuplicateRow:
-        return [None] * len(user_ids)
+        return [None] * len(clicks)
     by_member = {row["user_id"]: row for row in rows}
-    first = {user_id: i for i, user_id in reversed(list(enumerate(user_ids)))}
-    return [
-        by_member.get(user_id) if first[user_id] == i else None
-        for i, user_id in enumerate(user_ids)
-    ]
+    return [by_member.get(user_id) for user_id in user_ids]
 
 
 async def pg_waitlist_ranks(

@@ -220,14 +220,16 @@ async def raw_ballot(
 # PostgreSQL: whole votes in one statement (one round trip, its own transaction), for one
 # click or for a batch of clicks on one poll that arrived together (bot.batches), each by
 # a different member. It reads each member's ballot as _BALLOT does, share-locking the poll
-# once for all of them (closing waits for it), spends a member's dot only if the poll is
-# open, in this server, with the topic on its ballot and their budget not spent, and puts
-# the dot on the topic only if one was spent. The ballots read are from before the votes
-# (one snapshot for the whole statement); `used` is NULL where nothing changed.
+# once for all of them (closing waits for it), spends a member's dot only if the poll was
+# open when they clicked, in this server, with the topic on its ballot and their budget not
+# spent, and puts the dot on the topic only if one was spent. The ballots read are from
+# before the votes (one snapshot for the whole statement); `used` is NULL where nothing
+# changed.
 _VOTES_AT_ONCE = """
 WITH clicks AS (
-    SELECT user_id, topic_id, ord
-    FROM unnest($2::bigint[], $3::bigint[]) WITH ORDINALITY AS c (user_id, topic_id, ord)
+    SELECT user_id, topic_id, at, ord
+    FROM unnest($2::bigint[], $3::bigint[], $5::timestamptz[])
+        WITH ORDINALITY AS c (user_id, topic_id, at, ord)
 ), p AS (
     SELECT p.id, p.guild_id, p.status, p.closes_at, p.votes_per_member,
       coalesce(m.number, 0) AS meetup_number,
@@ -238,15 +240,15 @@ WITH clicks AS (
     WHERE p.id = $1
     FOR SHARE OF p
 ), before AS (
-    SELECT c.user_id, c.ord, pt.topic_id AS on_ballot,
+    SELECT c.user_id, c.at, c.ord, pt.topic_id AS on_ballot,
       (SELECT string_agg(CAST(v.topic_id AS TEXT) || ':' || CAST(v.dots AS TEXT), ',')
         FROM votes AS v WHERE v.poll_id = $1 AND v.user_id = c.user_id AND v.dots > 0) AS mine
     FROM clicks AS c
     LEFT OUTER JOIN poll_topics AS pt ON pt.poll_id = $1 AND pt.topic_id = c.topic_id
 ), spent AS (
     INSERT INTO ballots (guild_id, poll_id, user_id, used, updated_at)
-    SELECT p.guild_id, p.id, before.user_id, 1, $5 FROM p, before
-    WHERE p.guild_id = $4 AND p.status = 'open' AND p.closes_at > $5
+    SELECT p.guild_id, p.id, before.user_id, 1, before.at FROM p, before
+    WHERE p.guild_id = $4 AND p.status = 'open' AND p.closes_at > before.at
       AND before.on_ballot IS NOT NULL
     ON CONFLICT (poll_id, user_id) DO UPDATE SET used = ballots.used + 1,
         updated_at = excluded.updated_at
@@ -267,35 +269,24 @@ async def pg_add_dots(
     *,
     guild_id: int,
     poll_id: int,
-    clicks: Sequence[tuple[int, int]],
-    now: datetime,
+    clicks: Sequence[tuple[int, int, datetime]],
 ) -> list[dict[str, Any] | None]:
-    """Per click (member, topic), in order: a dot on the topic, and the member's ballot as
-    before it (see raw_ballot) with `used`, the dots used after this one (None when none
-    was spent); None if the poll is gone. The ballot says why not."""
-    results: list[dict[str, Any] | None] = [None] * len(clicks)
-    left = list(enumerate(clicks))
-    while left:
-        # A member's second click in one batch goes in a statement after their first.
-        members: set[int] = set()
-        first: list[tuple[int, int, int]] = []
-        later: list[tuple[int, int, int]] = []
-        for i, (user_id, topic_id) in left:
-            (later if user_id in members else first).append((i, user_id, topic_id))
-            members.add(user_id)
-        rows = await tx.rows(
-            _VOTES_AT_ONCE,
-            poll_id,
-            [user_id for _, user_id, _ in first],
-            [topic_id for _, _, topic_id in first],
-            guild_id,
-            now,
-        )
-        by_member = {row["user_id"]: row for row in rows}
-        for i, user_id, _ in first:
-            results[i] = _ballot_of_row(by_member.get(user_id))
-        left = [(i, (user_id, topic_id)) for i, user_id, topic_id in later]
-    return results
+    """Per click (member, topic, when), in order: a dot on the topic, and the member's
+    ballot as before it (see raw_ballot) with `used`, the dots used after this one (None
+    when none was spent); None if the poll is gone. The ballot says why not. One click per
+    member."""
+    user_ids = [user_id for user_id, _, _ in clicks]
+    assert len(set(user_ids)) == len(user_ids), "one click per member in a batch"
+    rows = await tx.rows(
+        _VOTES_AT_ONCE,
+        poll_id,
+        user_ids,
+        [topic_id for _, topic_id, _ in clicks],
+        guild_id,
+        [at for _, _, at in clicks],
+    )
+    by_member = {row["user_id"]: row for row in rows}
+    return [_ballot_of_row(by_member.get(user_id)) for user_id in user_ids]
 
 
 # PostgreSQL: taking a dot back in one statement, as _VOTES_AT_ONCE adds one. The member's

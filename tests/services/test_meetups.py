@@ -443,7 +443,7 @@ async def test_a_going_batch_that_races_another_answer_changes_nothing(
         async with sessions.autocommit() as once:
             batch = asyncio.create_task(
                 repo.pg_going_at_once(
-                    once, meetup_id=meetup.id, guild_id=GUILD, user_ids=[7002, 7001], now=NOW
+                    once, meetup_id=meetup.id, guild_id=GUILD, clicks=[(7002, NOW), (7001, NOW)]
                 )
             )
             await until_waiting_for_a_lock(sessions)
@@ -456,6 +456,59 @@ async def test_a_going_batch_that_races_another_answer_changes_nothing(
         (RsvpStatus.GOING, RsvpStatus.MAYBE),
     ]
     assert await going_count(sessions, meetup.id) == (2, 2)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_going_batch_waiting_while_the_waitlist_moves_on_takes_no_place_there(
+    service: MeetupService, sessions: Sessions
+) -> None:
+    """PostgreSQL: an organiser raises the limit of a full meetup (the waiting member
+    moves up and places are left) while a batch of Going clicks waits for the meetup. The
+    batch still sees someone waiting in its snapshot: it decides nothing, and the clicks
+    then get the free places rather than a waitlist nobody would move."""
+    meetup = (await service.create(ORGANISER, draft(capacity=2))).meetup
+    for member in (8001, 8002, 8003):
+        await service.rsvp(GUILD, member, meetup.id, RsvpStatus.GOING)
+    async with sessions.raw() as organiser:
+        await repo.raw_lock_with_rsvp(organiser, meetup.id, 1)
+        await organiser.execute("UPDATE meetups SET capacity = 5 WHERE id = $1", meetup.id)
+        assert await repo.raw_promote(organiser, meetup.id, now=NOW) == [8003]
+        async with sessions.autocommit() as once:
+            batch = asyncio.create_task(
+                repo.pg_going_at_once(
+                    once, meetup_id=meetup.id, guild_id=GUILD, clicks=[(8010, NOW), (8011, NOW)]
+                )
+            )
+            await until_waiting_for_a_lock(sessions)
+    assert await batch == [None, None]
+    outcomes = [await service.rsvp(GUILD, m, meetup.id, RsvpStatus.GOING) for m in (8010, 8011)]
+    assert [o.status for o in outcomes] == [RsvpStatus.GOING, RsvpStatus.GOING]
+    shown = await service.get(meetup.id)
+    assert shown is not None
+    assert (shown.going, shown.waitlisted) == (5, 0)
+
+
+async def test_a_members_clicks_take_effect_in_the_order_made(
+    service: MeetupService, sessions: Sessions
+) -> None:
+    """A member clicks Going then Can't go in the middle of a burst of Going clicks: their
+    answer ends as Can't go, though Going waited for the burst's statement and Can't go
+    needed none."""
+    meetup = (await service.create(ORGANISER, draft())).meetup
+    others = [service.rsvp(GUILD, 8100 + i, meetup.id, RsvpStatus.GOING) for i in range(10)]
+    *_, going, cannot = await asyncio.gather(
+        *others,
+        service.rsvp(GUILD, 8200, meetup.id, RsvpStatus.GOING),
+        service.rsvp(GUILD, 8200, meetup.id, RsvpStatus.NOT_GOING),
+    )
+    assert (going.status, cannot.status) == (RsvpStatus.GOING, RsvpStatus.NOT_GOING)
+    assert cannot.previous is RsvpStatus.GOING
+    async with sessions() as session:
+        final = await session.scalar(
+            select(Rsvp.status).where(Rsvp.meetup_id == meetup.id, Rsvp.user_id == 8200)
+        )
+    assert final == "not_going"
+    assert await going_count(sessions, meetup.id) == (10, 10)
 
 
 async def until_waiting_for_a_lock(sessions: Sessions) -> None:

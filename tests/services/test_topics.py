@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -22,6 +22,7 @@ from bot.services.privacy import PrivacyService, personal_data_sources
 from bot.services.topics import POLL_CLOSE, BallotView, TopicService
 from db.engine import Sessions
 from db.models import ScheduledJob, Topic, Vote
+from db.repositories import topics as repo
 from tests.clock import FakeClock
 from tests.services.permissions import ALL_POSTING
 from tests.services.statements import record_statements
@@ -529,6 +530,51 @@ async def test_add_and_take_back_at_once_never_deadlock(
     poll = await topics.poll(poll_id)
     assert poll is not None
     assert poll.tally.get(ids[0], 0) == sum(ballot.mine.values())
+
+
+async def test_a_members_add_and_take_back_take_effect_in_the_order_made(
+    services: tuple[MeetupService, TopicService], topics: TopicService
+) -> None:
+    """A member adds a dot then takes it back in the middle of a burst of votes: both
+    work, and the dot is gone, though adding waited for the burst's statement and taking
+    back needed none."""
+    poll_id, ids = await poll_with_topics(services, ["Eduroam", "Intune"], votes=1)
+    others = [topics.add_dot(GUILD, 8100 + i, poll_id, ids[0]) for i in range(10)]
+    *_, added, taken_back = await asyncio.gather(
+        *others,
+        topics.add_dot(GUILD, 8200, poll_id, ids[1]),
+        topics.remove_dot(GUILD, 8200, poll_id, ids[1]),
+    )
+    assert (added.mine, taken_back.mine) == ({ids[1]: 1}, {})
+    poll = await topics.poll(poll_id)
+    assert poll is not None
+    assert (poll.tally[ids[0]], poll.tally.get(ids[1], 0)) == (10, 0)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_votes_in_one_batch_are_each_timed_by_their_own_click(
+    services: tuple[MeetupService, TopicService], sessions: Sessions
+) -> None:
+    """PostgreSQL: two votes share a statement, one clicked just before the poll closed
+    and one just after: the first counts, the second does not."""
+    poll_id, ids = await poll_with_topics(services, ["Eduroam"], votes=1, closes="1h")
+    closes = NOW + timedelta(hours=1)
+    async with sessions.autocommit() as once:
+        before, after = await repo.pg_add_dots(
+            once,
+            guild_id=GUILD,
+            poll_id=poll_id,
+            clicks=[
+                (8301, ids[0], closes - timedelta(milliseconds=20)),
+                (8302, ids[0], closes + timedelta(milliseconds=20)),
+            ],
+        )
+    assert before is not None
+    assert after is not None
+    assert (before["used"], after["used"]) == (1, None)
+    poll = await services[1].poll(poll_id)
+    assert poll is not None
+    assert poll.tally == {ids[0]: 1}
 
 
 async def test_cancelling_or_moving_the_meetup_follows_through(
