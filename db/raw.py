@@ -194,7 +194,19 @@ async def _driver_pool(engine: AsyncEngine) -> asyncpg.Pool:
                 max_size=DRIVER_POOL_SIZE,
                 # Statements here leave no session state behind: no reset query on release.
                 connection_class=_NoResetConnection,
-                **{k: v for k, v in options.items() if k in _ASYNCPG_OPTIONS},
+                # The statements here are few and fixed, and asyncpg prepares each once per
+                # connection. Left to choose, PostgreSQL re-plans the batch statements (an
+                # array of clicks) on every execution, as a one-click array looks cheaper
+                # than its generic plan: 0.6 ms more for a vote on its own.
+                server_settings={
+                    **options.get("server_settings", {}),
+                    "plan_cache_mode": "force_generic_plan",
+                },
+                **{
+                    k: v
+                    for k, v in options.items()
+                    if k in _ASYNCPG_OPTIONS and k != "server_settings"
+                },
             )
             _driver_pools[sync] = pool
             if not event.contains(sync, "engine_disposed", _close_driver_pool):
