@@ -833,8 +833,10 @@ class TopicPersonalData:
 
     async def erase(self, session: AsyncSession, user_id: int) -> int:
         changed = 0
-        # Their dots leave the tallies and give the budget back (ballots go too).
-        for model in (Vote, Ballot, TopicSupport):
+        # Their dots leave the tallies and give the budget back (ballots go too). Ballot
+        # before votes: the order a vote locks them in, so erasing during a vote queues
+        # instead of deadlocking.
+        for model in (Ballot, Vote, TopicSupport):
             result = await session.execute(delete(model).where(model.user_id == user_id))
             changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
         for column in (Topic.suggested_by, Topic.lead_by, Poll.opened_by):

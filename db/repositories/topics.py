@@ -153,10 +153,12 @@ async def drop_member_votes(session: AsyncSession, guild_id: int, user_id: int) 
         )
     )
     if polls:
-        await session.execute(delete(Vote).where(Vote.poll_id.in_(polls), Vote.user_id == user_id))
+        # Ballots before votes: the order a vote locks them in, so a member leaving while
+        # a vote of theirs is in flight queues instead of deadlocking.
         await session.execute(
             delete(Ballot).where(Ballot.poll_id.in_(polls), Ballot.user_id == user_id)
         )
+        await session.execute(delete(Vote).where(Vote.poll_id.in_(polls), Vote.user_id == user_id))
     return polls
 
 

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.guild_settings import ChannelPurpose
@@ -20,6 +20,7 @@ from db.engine import Sessions
 from db.models import Meetup, MeetupSeries, Rsvp, ScheduledJob, Topic
 from db.repositories import meetups as repo
 from tests.clock import FakeClock
+from tests.services.locks import until_waiting_for_a_lock
 from tests.services.permissions import ALL_POSTING
 from tests.services.statements import record_statements
 
@@ -509,19 +510,6 @@ async def test_a_members_clicks_take_effect_in_the_order_made(
         )
     assert final == "not_going"
     assert await going_count(sessions, meetup.id) == (10, 10)
-
-
-async def until_waiting_for_a_lock(sessions: Sessions) -> None:
-    """PostgreSQL: until some statement waits for a row lock (at most 5 s)."""
-    for _ in range(500):
-        async with sessions() as session:
-            waiting = await session.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-            )
-        if waiting:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("no statement waited for the lock")
 
 
 async def test_a_limit_set_after_the_going_clicks_counts_the_places_taken(

@@ -24,6 +24,7 @@ from db.engine import Sessions
 from db.models import ScheduledJob, Topic, Vote
 from db.repositories import topics as repo
 from tests.clock import FakeClock
+from tests.services.locks import until_waiting_for_a_lock
 from tests.services.permissions import ALL_POSTING
 from tests.services.statements import record_statements
 
@@ -575,6 +576,30 @@ async def test_votes_in_one_batch_are_each_timed_by_their_own_click(
     poll = await services[1].poll(poll_id)
     assert poll is not None
     assert poll.tally == {ids[0]: 1}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_member_leaving_while_their_vote_is_written_does_not_deadlock(
+    services: tuple[MeetupService, TopicService], topics: TopicService, sessions: Sessions
+) -> None:
+    """PostgreSQL: a member leaves while a vote of theirs is half written (their ballot
+    taken, their dot not yet put). Leaving waits for the vote, then removes it all:
+    the two never wait for each other."""
+    poll_id, ids = await poll_with_topics(services, ["Eduroam"], votes=2)
+    await topics.add_dot(GUILD, 8400, poll_id, ids[0])
+    async with sessions.raw() as vote:
+        spent = await repo.raw_spend_dot(
+            vote, guild_id=GUILD, poll_id=poll_id, user_id=8400, budget=2, now=NOW
+        )
+        assert spent == 2
+        leaving = asyncio.create_task(topics.member_left(GUILD, 8400))
+        await until_waiting_for_a_lock(sessions)
+        await repo.raw_add_dot(vote, guild_id=GUILD, poll_id=poll_id, topic_id=ids[0], user_id=8400)
+    assert await leaving == [poll_id]
+    assert (await topics.ballot(GUILD, 8400, poll_id)).mine == {}
+    poll = await topics.poll(poll_id)
+    assert poll is not None
+    assert poll.tally.get(ids[0], 0) == 0
 
 
 async def test_cancelling_or_moving_the_meetup_follows_through(
