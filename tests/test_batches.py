@@ -28,6 +28,21 @@ class Recorder:
         return [item * 10 for item in items]
 
 
+Task = asyncio.Task[int]
+
+
+async def held_open(*waiting: int) -> tuple[Recorder, Batches[str, int, int], Task, list[Task]]:
+    """A batch of one (item 1) held in flight on key "m", and `waiting` queued behind it."""
+    recorder = Recorder()
+    recorder.release.clear()
+    batches = Batches(recorder.run)
+    alone = asyncio.create_task(batches.submit("m", 1))
+    await asyncio.sleep(0)
+    queued = [asyncio.create_task(batches.submit("m", i)) for i in waiting]
+    await asyncio.sleep(0)
+    return recorder, batches, alone, queued
+
+
 async def test_the_first_runs_alone_and_the_rest_together_in_order() -> None:
     """One request alone runs at once; those that arrive meanwhile share the next batch,
     and each gets its own result."""
@@ -72,13 +87,7 @@ async def test_clicks_during_a_batch_go_in_the_following_one() -> None:
 
 async def test_a_failed_batch_fails_its_own_requests_only() -> None:
     """Every request in a failed batch hears the error; the next batch runs normally."""
-    recorder = Recorder()
-    recorder.release.clear()
-    batches = Batches(recorder.run)
-    alone = asyncio.create_task(batches.submit("m", 1))
-    await asyncio.sleep(0)
-    doomed = [asyncio.create_task(batches.submit("m", i)) for i in (2, 3)]
-    await asyncio.sleep(0)
+    recorder, batches, alone, doomed = await held_open(2, 3)
     recorder.failing = {3}
     recorder.release.set()
     assert await alone == 10
@@ -90,13 +99,7 @@ async def test_a_failed_batch_fails_its_own_requests_only() -> None:
 
 async def test_a_cancelled_request_leaves_the_rest_of_its_batch_alone() -> None:
     """A member's click that is cancelled while waiting does not spoil the others'."""
-    recorder = Recorder()
-    recorder.release.clear()
-    batches = Batches(recorder.run)
-    alone = asyncio.create_task(batches.submit("m", 1))
-    await asyncio.sleep(0)
-    waiting = [asyncio.create_task(batches.submit("m", i)) for i in (2, 3, 4)]
-    await asyncio.sleep(0)
+    recorder, _, alone, waiting = await held_open(2, 3, 4)
     waiting[1].cancel()
     recorder.release.set()
     assert await alone == 10
@@ -108,13 +111,7 @@ async def test_a_cancelled_request_leaves_the_rest_of_its_batch_alone() -> None:
 async def test_shutting_down_mid_batch_leaves_nothing_waiting_or_stuck() -> None:
     """The batch in flight is cancelled (the bot is stopping): the requests waiting for it
     are cancelled too, rather than left waiting or started anew; the key is free again."""
-    recorder = Recorder()
-    recorder.release.clear()
-    batches = Batches(recorder.run)
-    alone = asyncio.create_task(batches.submit("m", 1))
-    await asyncio.sleep(0)
-    waiting = [asyncio.create_task(batches.submit("m", i)) for i in (2, 3)]
-    await asyncio.sleep(0)
+    recorder, batches, alone, waiting = await held_open(2, 3)
     alone.cancel()
     await asyncio.gather(alone, *waiting, return_exceptions=True)
     assert alone.cancelled()
