@@ -592,8 +592,9 @@ class TopicService:
         taken = False
         if self._sessions.postgres:
             # Twice at most. A take-back that waited for the member's own "add" to commit
-            # cannot see that dot in the same statement (its snapshot is from before the
-            # wait); the statement again, with a fresh snapshot, can.
+            # (sent by another process: in this one a member's clicks take turns) cannot
+            # see that dot in the same statement (its snapshot is from before the wait);
+            # the statement again, with a fresh snapshot, can.
             for _ in range(2):
                 async with self._sessions.autocommit() as once:
                     poll = await repo.pg_take_back_dot(
