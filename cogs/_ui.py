@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 import discord
 from discord.ext import commands
+from discord.http import Route
+from discord.webhook.async_ import async_context
 
 from bot.domain.guild_settings import ChannelPurpose
 from bot.domain.members import Actor
@@ -76,6 +78,41 @@ async def reply(
         await interaction.followup.send(ephemeral=ephemeral, **kwargs)
     else:
         await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+
+
+# Nothing the bot answers pings anyone (user text is also made inert; see inert).
+_NO_PINGS = discord.AllowedMentions.none().to_dict()
+
+
+async def answer_with_body(
+    interaction: Interaction, kind: discord.InteractionResponseType, body: dict[str, Any]
+) -> None:
+    """Answer with a body already in Discord's JSON: for the clicks members make most in a
+    burst (votes), where discord.py's own answer costs a quarter of the bot's time.
+
+    discord.py builds objects for the body (an embed, a view of items), asks Discord for a
+    copy of the resulting message (`with_response`) and parses that into more objects,
+    none of which the bot reads. This sends the same request through discord.py's webhook
+    adapter (its retries and errors), without either. The interaction then counts as
+    answered, as after discord.py's own: errors after it go out as follow-ups.
+    """
+    if interaction.response.is_done():
+        raise discord.InteractionResponded(interaction)
+    http = interaction.client.http
+    route = Route(
+        "POST",
+        "/interactions/{webhook_id}/{webhook_token}/callback",
+        webhook_id=interaction.id,
+        webhook_token=interaction.token,
+    )
+    await async_context.get().request(
+        route,
+        session=interaction._session,
+        proxy=http.proxy,
+        proxy_auth=http.proxy_auth,
+        payload={"type": kind.value, "data": {"allowed_mentions": _NO_PINGS, **body}},
+    )
+    interaction.response._response_type = kind
 
 
 def interaction_name(interaction: Interaction) -> str:

@@ -15,7 +15,7 @@ from discord.utils import format_dt
 
 from bot.domain.topics import Results
 from bot.services.topics import BallotTopic, BallotView, Outcome, PollView, TopicView
-from cogs._ui import ReportsErrors, actor, cut, inert, reply
+from cogs._ui import ReportsErrors, actor, answer_with_body, cut, inert, reply
 
 if TYPE_CHECKING:
     from bot.client import TechMeetBot
@@ -71,8 +71,9 @@ def poll_view(poll_id: int, *, closed: bool = False) -> discord.ui.View:
     return view
 
 
-def ballot_message(ballot: BallotView, picked: int | None = None) -> dict[str, Any]:
-    """The member's own ballot: their dots, what is left, and controls."""
+def ballot_body(ballot: BallotView, picked: int | None = None) -> dict[str, Any]:
+    """The member's own ballot as Discord's JSON (see answer_with_body): their dots, what is
+    left, and controls."""
     lines = []
     for topic in ballot.topics:
         mine = ballot.mine.get(topic.id, 0)
@@ -87,14 +88,32 @@ def ballot_message(ballot: BallotView, picked: int | None = None) -> dict[str, A
         text=f"{ballot.remaining} of {ballot.votes_per_member} dots left. Only you see this; "
         "votes are anonymous."
     )
+    can_add = ballot.remaining > 0
+    can_take_back = picked is not None and ballot.mine.get(picked, 0) > 0
+    controls = _ballot_controls(
+        ballot.poll_id, tuple(ballot.topics), picked, can_add, can_take_back
+    )
+    return {"embeds": [embed.to_dict()], "components": controls}
+
+
+@functools.lru_cache(maxsize=1024)
+def _ballot_controls(
+    poll_id: int,
+    topics: tuple[BallotTopic, ...],
+    picked: int | None,
+    can_add: bool,
+    can_take_back: bool,
+) -> list[dict[str, Any]]:
+    """The ballot's topic picker and dot buttons as Discord's JSON. They are the same for
+    every member at the same point of their ballot, so they are built once; building them
+    on every vote was a tenth of the bot's time per vote. Only ever serialised, never
+    changed."""
     view = discord.ui.View(timeout=None)
-    view.add_item(PickTopic(ballot.poll_id, ballot, picked))
+    view.add_item(PickTopic(poll_id, topics, picked))
     if picked is not None:
-        view.add_item(DotButton(ballot.poll_id, picked, "add", disabled=ballot.remaining <= 0))
-        view.add_item(
-            DotButton(ballot.poll_id, picked, "remove", disabled=not ballot.mine.get(picked))
-        )
-    return {"embed": embed, "view": view}
+        view.add_item(DotButton(poll_id, picked, "add", disabled=not can_add))
+        view.add_item(DotButton(poll_id, picked, "remove", disabled=not can_take_back))
+    return view.to_components()
 
 
 def results_message(outcome: Outcome) -> tuple[discord.Embed, discord.ui.View]:
@@ -157,7 +176,8 @@ class VoteButton(
         if not ballot.open:
             await reply(interaction, "This poll has closed; the results are in the thread.")
             return
-        await reply(interaction, **ballot_message(ballot))
+        body = {**ballot_body(ballot), "flags": discord.MessageFlags(ephemeral=True).value}
+        await answer_with_body(interaction, discord.InteractionResponseType.channel_message, body)
 
 
 class PickTopic(
@@ -167,7 +187,7 @@ class PickTopic(
     quota=None,  # voting: latency-critical, and it only shows the member's own ballot
 ):
     def __init__(
-        self, poll_id: int, ballot: BallotView | None = None, picked: int | None = None
+        self, poll_id: int, topics: tuple[BallotTopic, ...] = (), picked: int | None = None
     ) -> None:
         options = [
             discord.SelectOption(
@@ -175,7 +195,7 @@ class PickTopic(
                 value=str(t.id),
                 default=t.id == picked,
             )
-            for t in (ballot.topics if ballot else [])
+            for t in topics
         ]
         super().__init__(
             discord.ui.Select(
@@ -190,7 +210,9 @@ class PickTopic(
         who = actor(interaction)
         picked = int(self.item.values[0])
         ballot = await interaction.client.topics.ballot(who.guild_id, who.user_id, self.poll_id)
-        await interaction.response.edit_message(**ballot_message(ballot, picked))
+        await answer_with_body(
+            interaction, discord.InteractionResponseType.message_update, ballot_body(ballot, picked)
+        )
 
 
 class DotButton(
@@ -218,7 +240,11 @@ class DotButton(
         topics = interaction.client.topics
         vote = topics.add_dot if self.change == "add" else topics.remove_dot
         ballot = await vote(who.guild_id, who.user_id, self.poll_id, self.topic_id)
-        await interaction.response.edit_message(**ballot_message(ballot, self.topic_id))
+        await answer_with_body(
+            interaction,
+            discord.InteractionResponseType.message_update,
+            ballot_body(ballot, self.topic_id),
+        )
         refresh_poll(interaction.client, self.poll_id)
 
 

@@ -218,6 +218,110 @@ async def test_topic_text_is_inert(
         assert "](https://evil.example)" not in text
         assert "discord.gg/free" not in text
     assert poll.mention_everyone is False
+    # ...and in the member's own ballot, its list and its topic picker.
+    [vote_button] = component_ids(poll)
+    ballot = await standin.click(poll, vote_button, member)
+    assert ballot.allowed_mentions == {"parse": []}
+    text = ballot.embeds[0]["description"]
+    assert "@everyone" not in text.replace("@\u200beveryone", "")
+    assert f"<@&{role.id}>" not in text
+    assert "](https://evil.example)" not in text
+    # A select's options are plain text on Discord: nothing in them pings or formats.
+    [picker] = ballot.components[0]["components"]
+    assert picker["options"][0]["label"] == f"#1 · {title}"
+
+
+def dot_buttons(ballot: InteractionReply) -> dict[str, bool]:
+    """ "add"/"remove" -> whether the button can be clicked."""
+    return {
+        c["custom_id"].rsplit(":", 1)[1]: not c.get("disabled", False)
+        for row in ballot.components
+        for c in row["components"]
+        if c["type"] == 2
+    }
+
+
+async def test_each_ballot_follows_its_members_own_dots(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """Members at different points of their ballots each see their own: the buttons are
+    built once per point and shared, so one member's state must never show in another's."""
+    announcement = await create(standin, guild, organiser)
+    assert announcement.thread is not None
+    ada, bob = guild.add_member("Ada"), guild.add_member("Bob")
+    await standin.wait_for_gateway_idle()
+    await suggest(standin, guild, ada, "Eduroam certificate renewals")
+    await suggest(standin, guild, bob, "Intune for student laptops")
+    poll = await open_poll(standin, guild, organiser, announcement.thread, votes=1)
+    [vote_button] = component_ids(poll)
+    ids = ballot_topic_ids(await standin.click(poll, vote_button, ada))
+    intune = ids["Intune for student laptops"]
+
+    async def pick(member: FakeMember, topic_id: int) -> InteractionReply:
+        ballot = await standin.click(poll, vote_button, member)
+        assert ballot.ephemeral
+        assert dot_buttons(ballot) == {}  # nothing picked yet
+        [picker] = component_ids(ballot)
+        return await standin.click(ballot, picker, member, values=[str(topic_id)])
+
+    picked = await pick(ada, intune)
+    assert dot_buttons(picked) == {"add": True, "remove": False}
+    options = picked.components[0]["components"][0]["options"]
+    assert [o["default"] for o in options] == [o["value"] == str(intune) for o in options]
+    add = next(cid for cid in component_ids(picked) if cid.endswith(":add"))
+    voted = await standin.click(picked, add, ada)
+    # Her only dot is spent: no more to add, one to take back.
+    assert dot_buttons(voted) == {"add": False, "remove": True}
+    assert "0 of 1 dots left" in voted.embeds[0]["footer"]["text"]
+    assert "▶ #2 · Intune for student laptops  ● 1" in voted.embeds[0]["description"]
+
+    # Bob at the very point Ada was before her dot: his own state, not hers.
+    theirs = await pick(bob, intune)
+    assert dot_buttons(theirs) == {"add": True, "remove": False}
+    assert "1 of 1 dots left" in theirs.embeds[0]["footer"]["text"]
+    assert "● 1" not in theirs.embeds[0]["description"]
+
+    remove = next(cid for cid in component_ids(voted) if cid.endswith(":remove"))
+    back = await standin.click(voted, remove, ada)
+    assert dot_buttons(back) == {"add": True, "remove": False}
+    assert "1 of 1 dots left" in back.embeds[0]["footer"]["text"]
+
+
+async def test_a_vote_answered_through_a_discord_hiccup_counts_once(
+    standin: DiscordStandIn,
+    guild: FakeGuild,
+    organiser: FakeMember,
+    member: FakeMember,
+    announcements: FakeChannel,
+    bot: TechMeetBot,
+) -> None:
+    """Discord failing the vote's answer once (a 503) delays it; the answer is sent again
+    and the dot is spent once."""
+    announcement = await create(standin, guild, organiser)
+    assert announcement.thread is not None
+    await suggest(standin, guild, member, "Eduroam certificate renewals")
+    poll = await open_poll(standin, guild, organiser, announcement.thread, votes=3)
+    [vote_button] = component_ids(poll)
+    ballot = await standin.click(poll, vote_button, member)
+    [picker] = component_ids(ballot)
+    [topic_id] = ballot_topic_ids(ballot).values()
+    picked = await standin.click(ballot, picker, member, values=[str(topic_id)])
+    add = next(cid for cid in component_ids(picked) if cid.endswith(":add"))
+    standin.fail_next("POST", r"^/interactions/\d+/[^/]+/callback$", 503)
+    voted = await standin.click(picked, add, member)
+    assert "2 of 3 dots left" in voted.embeds[0]["footer"]["text"]
+    callbacks = [
+        path
+        for method, path, _ in standin.requests
+        if method == "POST" and path.startswith(f"/interactions/{voted.interaction_id}/")
+    ]
+    assert len(callbacks) == 2, callbacks  # the one that failed, and the one sent again
+    again = await standin.click(poll, vote_button, member)
+    assert "2 of 3 dots left" in again.embeds[0]["footer"]["text"]
 
 
 @pytest.mark.parametrize(
