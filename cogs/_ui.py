@@ -72,6 +72,12 @@ async def reply(
     **kwargs: Any,
 ) -> None:
     """Answer the interaction, or follow up if it was already answered or deferred."""
+    if content is not None and not kwargs and not interaction.response.is_done():
+        # Words only, the commonest answer (an RSVP's): no objects to build for it.
+        flags = discord.MessageFlags(ephemeral=ephemeral).value
+        body = {"content": content, "flags": flags}
+        await answer_with_body(interaction, discord.InteractionResponseType.channel_message, body)
+        return
     if content is not None:
         kwargs["content"] = content
     if interaction.response.is_done():
