@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from db.raw import SQLITE_BUSY_TIMEOUT_MS, RawTransaction, autocommit, transaction
+from db.raw import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    RawTransaction,
+    autocommit,
+    commit_waiting,
+    transaction,
+)
 
 # PostgreSQL connections kept open. A burst of clicks uses this many at once; with
 # SQLAlchemy's default of 5, the rest were overflow connections opened and closed per
@@ -128,8 +134,10 @@ class Sessions:
             async with self._write.begin() as session:
                 yield session
             return
-        async with self._writer, self._write.begin() as session:
-            yield session
+        async with self._writer:
+            commit_waiting(self._engine)
+            async with self._write.begin() as session:
+                yield session
 
     @property
     def postgres(self) -> bool:
@@ -142,11 +150,7 @@ class Sessions:
     @asynccontextmanager
     async def raw(self) -> AsyncIterator[RawTransaction]:
         """A write transaction straight on the driver (see db.raw), queued like begin()."""
-        if self._writer is None:
-            async with transaction(self._engine) as tx:
-                yield tx
-            return
-        async with self._writer, transaction(self._engine) as tx:
+        async with transaction(self._engine, queue=self._writer) as tx:
             yield tx
 
 

@@ -176,3 +176,134 @@ async def test_a_commit_that_fails_leaves_nothing_open(sessions: Sessions) -> No
     async with sessions() as session:
         rows = (await session.execute(text("SELECT parent_id FROM child"))).scalars().all()
     assert rows == [1]
+
+
+# SQLite's group commit: writes that arrive together share one COMMIT (db.raw._LoopWriter).
+
+
+def _commits(sessions: Sessions) -> list[str]:
+    """The COMMITs the event loop's SQLite connection sends from now on."""
+    statements: list[str] = []
+    raw._loop_writers[sessions._engine.sync_engine].connection.set_trace_callback(statements.append)
+    return statements
+
+
+def _stored(path: Path) -> set[int]:
+    """What another connection (another program) can read."""
+    other = sqlite3.connect(path)
+    try:
+        return {n for (n,) in other.execute("SELECT n FROM scratch")}
+    finally:
+        other.close()
+
+
+async def test_sqlite_writes_that_arrive_together_share_one_commit(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
+    """A burst of 20 writes: one COMMIT, and each write is on disk when it returns."""
+    sessions, path = sqlite_scratch
+    sent = _commits(sessions)
+
+    async def insert_and_read_back(n: int) -> bool:
+        await _insert(sessions, n)
+        return n in _stored(path)
+
+    assert await asyncio.gather(*(insert_and_read_back(n) for n in range(20))) == [True] * 20
+    assert [s for s in sent if s == "COMMIT"] == ["COMMIT"]
+    # One alone commits at once, in a group of its own.
+    await _insert(sessions, 20)
+    assert 20 in _stored(path)
+    assert [s for s in sent if s == "COMMIT"] == ["COMMIT"] * 2
+
+
+async def _insert_and_fail(sessions: Sessions, n: int) -> None:
+    async with sessions.raw() as tx:
+        await tx.execute("INSERT INTO scratch (n) VALUES ($1)", n)
+        raise RuntimeError("the click failed half-way")
+
+
+async def test_a_write_that_fails_in_a_group_takes_only_its_own_back(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
+    sessions, path = sqlite_scratch
+    sent = _commits(sessions)
+    outcomes = await asyncio.gather(
+        _insert(sessions, 1),
+        _insert_and_fail(sessions, 2),
+        _insert(sessions, 3),
+        return_exceptions=True,
+    )
+    assert outcomes[0] is None
+    assert outcomes[2] is None
+    assert isinstance(outcomes[1], RuntimeError)
+    assert _stored(path) == {1, 3}
+    assert [s for s in sent if s == "COMMIT"] == ["COMMIT"]
+
+
+async def test_sqlite_ending_a_groups_transaction_fails_every_write_in_it(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
+    """A full disk or an I/O error ends the whole transaction: the write before it in its
+    group is lost too, so it must not be reported done; the next group goes through."""
+    sessions, path = sqlite_scratch
+    outcomes = await asyncio.gather(
+        _insert(sessions, 5),
+        _fail_after_sqlite_ended_the_transaction(sessions),
+        return_exceptions=True,
+    )
+    assert [type(o) for o in outcomes] == [OSError, OSError]
+    assert _stored(path) == set()
+    await _insert(sessions, 6)
+    assert _stored(path) == {6}
+
+
+async def test_a_failed_group_commit_fails_every_write_in_it(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
+    sessions, path = sqlite_scratch
+    async with sessions.raw() as tx:
+        await tx.execute("CREATE TABLE parent (id integer PRIMARY KEY)")
+        await tx.execute(
+            "CREATE TABLE child (parent_id integer"
+            " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    outcomes = await asyncio.gather(_insert(sessions, 1), _orphan(sessions), return_exceptions=True)
+    assert all("FOREIGN KEY" in str(o).upper() for o in outcomes), outcomes
+    assert _stored(path) == set()
+    await _insert(sessions, 2)
+    assert _stored(path) == {2}
+
+
+async def test_a_writer_cancelled_while_its_group_commits_holds_no_one_else_up(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
+    """At shutdown a click's task is cancelled: the others in its group still hear their
+    commit (and its write, already in the group, is committed with them)."""
+    sessions, path = sqlite_scratch
+    first = asyncio.create_task(_insert(sessions, 1))
+    second = asyncio.create_task(_insert(sessions, 2))
+    await asyncio.sleep(0)  # both written, their commit not yet sent
+    first.cancel()
+    await second
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert _stored(path) == {1, 2}
+
+
+async def test_waiting_writes_can_be_committed_at_once(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
+    """Before a SQLAlchemy session writes (Sessions.begin), what waits for the loop's next
+    pass is committed at once: the session's connection would otherwise find the database
+    locked and sleep in SQLite's busy handler. Nothing is half done then: both take the
+    same writer lock."""
+    sessions, path = sqlite_scratch
+    waiting = asyncio.create_task(_insert(sessions, 1))
+    await asyncio.sleep(0)  # written, its commit not yet sent
+    assert _stored(path) == set()
+    raw.commit_waiting(sessions._engine)
+    assert _stored(path) == {1}  # without another pass of the loop
+    await waiting
+    async with sessions.begin() as session:
+        await session.execute(text("INSERT INTO scratch (n) VALUES (2)"))
+    assert _stored(path) == {1, 2}
