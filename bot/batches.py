@@ -6,6 +6,15 @@ the meetup's row lock, each waiting for the previous one's commit to reach the d
 the first click of a quiet moment runs alone, at once, as before; the clicks that arrive
 while it is in flight wait for it, then go together in one statement and one commit; and
 so on while clicks keep coming. One click alone pays nothing extra.
+
+A batch holds at most AT_ONCE requests, and the next batch is sent before the members of
+the last one hear back. The bot answers a batch's members one after another on its one
+event loop; meanwhile the database is already writing the next batch. With batches of any
+size, a burst of 100 went as the first click, then the other 99 in one statement, and
+only then 99 answers: every click of the burst waited for almost all of that. In batches
+of ten, the first members hear back while later clicks are still being written: the
+median vote of a burst of 100 on PostgreSQL came back in 51-55 ms instead of 86-94
+(benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -22,17 +31,21 @@ R = TypeVar("R")
 # Runs a batch for one key: one result per item, in the items' order.
 Run = Callable[[K, Sequence[T]], Awaitable[Sequence[R]]]
 
+AT_ONCE = 10
+
 
 class Batches(Generic[K, T, R]):
-    def __init__(self, run: Run[K, T, R]) -> None:
+    def __init__(self, run: Run[K, T, R], *, at_once: int = AT_ONCE) -> None:
         self._run = run
+        self._at_once = at_once
         self._waiting: dict[K, list[tuple[T, asyncio.Future[R]]]] = {}
         self._in_flight: set[K] = set()
         self._flushes: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
     async def submit(self, key: K, item: T) -> R:
-        """`item`'s result, from a batch of one now or of everything waiting after the
-        batch in flight for `key`. A failed batch fails every item in it alike."""
+        """`item`'s result, from a batch of one now or, after the batch in flight for
+        `key`, from one of those waiting, in the order they came. A failed batch fails
+        every item in it alike."""
         if key not in self._in_flight:
             self._in_flight.add(key)
             try:
@@ -50,10 +63,16 @@ class Batches(Generic[K, T, R]):
         return await future
 
     def _next(self, key: K) -> None:
-        batch = self._waiting.pop(key, None)
-        if batch is None:
+        waiting = self._waiting.get(key)
+        if not waiting:
+            self._waiting.pop(key, None)
             self._in_flight.discard(key)
             return
+        batch, rest = waiting[: self._at_once], waiting[self._at_once :]
+        if rest:
+            self._waiting[key] = rest
+        else:
+            del self._waiting[key]
         # Its own task: the click that ran the last batch answers its member now rather
         # than after this one.
         task = asyncio.get_running_loop().create_task(self._flush(key, batch))
@@ -77,14 +96,15 @@ class Batches(Generic[K, T, R]):
             self._abandon(key)
             raise
         except Exception as error:
+            self._next(key)  # the next batch first: see the module's docstring
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
         else:
+            self._next(key)
             for (_, future), result in answered:
                 if not future.done():  # its click was cancelled meanwhile
                     future.set_result(result)
-        self._next(key)
 
 
 class Turns(Generic[K]):

@@ -137,3 +137,35 @@ async def test_a_run_with_too_few_results_fails_its_batch() -> None:
     )
     assert all(isinstance(r, ValueError) for r in results), results
     assert calls == [[0], [1, 2, 3]]
+
+
+async def test_a_long_queue_goes_in_batches_of_at_most_ten_in_order() -> None:
+    recorder, _, alone, queued = await held_open(*range(2, 27))
+    recorder.release.set()
+    assert [await alone, *[await task for task in queued]] == [i * 10 for i in range(1, 27)]
+    assert [items for _, items in recorder.batches] == [
+        [1],
+        list(range(2, 12)),
+        list(range(12, 22)),
+        list(range(22, 27)),
+    ]
+
+
+async def test_the_next_batch_is_sent_before_the_last_ones_members_hear_back() -> None:
+    """While the bot answers one batch's members, the database already has the next."""
+    recorder = Recorder()
+    recorder.release.clear()
+    batches = Batches(recorder.run)
+    alone = asyncio.create_task(batches.submit("m", 1))
+    await asyncio.sleep(0)
+
+    async def batches_sent_when_answered(item: int) -> int:
+        await batches.submit("m", item)
+        return len(recorder.batches)
+
+    queued = [asyncio.create_task(batches_sent_when_answered(i)) for i in range(2, 22)]
+    await asyncio.sleep(0)
+    recorder.release.set()
+    await alone
+    # Items 2-11 made the second batch: the third had started when they heard back.
+    assert [await task for task in queued[:10]] == [3] * 10
