@@ -15,8 +15,14 @@ from datetime import UTC, datetime, timedelta
 from time import perf_counter
 
 from benchmarks.compare import on_both_databases
-from benchmarks.rsvp_latency import MANAGE, own_ballot, percentiles, start_techmeet
-from tests.standin import DiscordStandIn, FakeMember, FakeMessage
+from benchmarks.rsvp_latency import (
+    MANAGE,
+    own_ballot,
+    percentiles,
+    start_techmeet,
+    timing_standin,
+)
+from tests.standin import FakeMember, FakeMessage
 
 VOTERS = 1000
 SPREAD = 10.0  # seconds over which the votes arrive
@@ -30,7 +36,9 @@ def edit_times(message: FakeMessage) -> list[datetime]:
 
 
 async def run(database_url: str) -> dict[str, str]:
-    standin = DiscordStandIn()
+    # Without its check of every body: at 100 ballots a second that check alone is more
+    # than the harness can do, and it is the harness's time, not the bot's.
+    standin = timing_standin()
     await standin.start()
     guild = standin.add_guild("TechMeet")
     manager = guild.add_member("Manager", permissions=MANAGE)
@@ -68,10 +76,14 @@ async def run(database_url: str) -> dict[str, str]:
             assert answer.type == 7, answer.content
 
         burst_start = datetime.now(UTC)
+        loop = asyncio.get_running_loop()
+        begin = loop.time()
         votes = []
         for i in range(VOTERS):  # 1,000 members within 10 seconds, as the issue puts it
             votes.append(asyncio.create_task(vote(i)))
-            await asyncio.sleep(SPREAD / VOTERS)
+            # To a timetable rather than a fixed pause after each vote: a pause overshoots
+            # while the stand-in is busy, and 1,000 of them stretched the burst to 17 s.
+            await asyncio.sleep(max(0.0, begin + (i + 1) * SPREAD / VOTERS - loop.time()))
         await asyncio.gather(*votes)
         last_vote = datetime.now(UTC)
 
