@@ -12,7 +12,6 @@ everything else uses SQLAlchemy.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import re
 import sqlite3
@@ -251,8 +250,9 @@ async def transaction(
         async with pool.acquire() as connection, connection.transaction():
             yield _Postgres(connection)
         return
+    assert queue is not None, "SQLite's writers take turns: pass Sessions' writer lock"
     writer = _loop_writer(engine)
-    async with queue or contextlib.nullcontext(), writer.part() as committed:
+    async with queue, writer.part() as committed:
         yield _SqliteOnLoop(writer.connection)
     # Shielded: this caller's task being cancelled (at shutdown) must not cancel the
     # commit the other transactions in its group wait for.
@@ -350,6 +350,14 @@ class _LoopWriter:
             committed, self._committed = self._committed, None
             committed.set_result(None)
 
+    def close(self) -> None:
+        """The engine is disposed: commit what waits for the loop's next pass, and close.
+        A transaction still under way is rolled back with the connection; its group hears
+        so rather than waiting for ever."""
+        self.commit()
+        self._end(sqlite3.ProgrammingError("the database connection was closed"))
+        self.connection.close()
+
     def _end(self, error: BaseException) -> None:
         """The group's transaction ended without a commit: its writers hear `error`."""
         committed, self._committed = self._committed, None
@@ -402,8 +410,7 @@ def _loop_writer(engine: AsyncEngine) -> _LoopWriter:
 def _close_loop_writer(sync: Engine) -> None:
     writer = _loop_writers.pop(sync, None)
     if writer is not None:
-        writer.commit()  # what waits for the loop's next pass: the engine goes first
-        writer.connection.close()
+        writer.close()
 
 
 async def _begin_immediate(connection: sqlite3.Connection) -> None:
