@@ -102,9 +102,9 @@ def _install() -> None:
     names = vars(db.engine)
     opened = names["transaction"]
 
-    def counted_transaction(engine: Any, **options: Any) -> Any:
+    def counted_transaction(engine: Any) -> Any:
         _count(transactions)
-        return opened(engine, **options)
+        return opened(engine)
 
     names["transaction"] = counted_transaction
 

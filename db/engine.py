@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -24,6 +23,7 @@ from db.raw import (
     autocommit,
     commit_waiting,
     transaction,
+    writer_lock,
 )
 
 # PostgreSQL connections kept open. A burst of clicks uses this many at once; with
@@ -111,9 +111,8 @@ class Sessions:
     to WAL) and a writer begins IMMEDIATE; PostgreSQL treats both alike. A read session
     must not write: on SQLite its lock upgrade could fail instead of waiting.
 
-    SQLite allows one writer at a time, and a writer that finds the database busy sleeps
-    in growing steps (up to 100 ms) before trying again; so this process's writers queue
-    on an asyncio lock instead, first come first served, and only ever wait for each other.
+    SQLite allows one writer at a time: this process's writers take turns on one lock per
+    database (db.raw.writer_lock), and only ever wait for each other.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -122,7 +121,7 @@ class Sessions:
         self._read = async_sessionmaker(
             engine.execution_options(**{SQLITE_BEGIN: "DEFERRED"}), expire_on_commit=False
         )
-        self._writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._writer = writer_lock(engine) if engine.dialect.name == "sqlite" else None
         self._engine = engine
 
     def __call__(self) -> AsyncSession:
@@ -150,7 +149,7 @@ class Sessions:
     @asynccontextmanager
     async def raw(self) -> AsyncIterator[RawTransaction]:
         """A write transaction straight on the driver (see db.raw), queued like begin()."""
-        async with transaction(self._engine, queue=self._writer) as tx:
+        async with transaction(self._engine) as tx:
             yield tx
 
 

@@ -12,6 +12,7 @@ everything else uses SQLAlchemy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import re
 import sqlite3
@@ -237,26 +238,35 @@ async def autocommit(engine: AsyncEngine) -> AsyncIterator[RawTransaction]:
 
 
 @asynccontextmanager
-async def transaction(
-    engine: AsyncEngine, *, queue: asyncio.Lock | None = None
-) -> AsyncIterator[RawTransaction]:
+async def transaction(engine: AsyncEngine) -> AsyncIterator[RawTransaction]:
     """A write transaction, committed on success and rolled back on error: on a connection
-    from asyncpg's pool, or on SQLite's connection for the event loop. There, `queue` is
-    the lock this process's writers take turns on (Sessions'); it is held while the
-    transaction runs, but not while it waits for its commit (see _LoopWriter)."""
+    from asyncpg's pool, or on SQLite's connection for the event loop. There it waits its
+    turn on the writer lock, which it holds while it runs but not while it waits for its
+    commit (see _LoopWriter)."""
     if engine.dialect.name == "postgresql":
         # A connection that died (server restarted) is closed, and the pool replaces it.
         pool = await _driver_pool(engine)
         async with pool.acquire() as connection, connection.transaction():
             yield _Postgres(connection)
         return
-    assert queue is not None, "SQLite's writers take turns: pass Sessions' writer lock"
     writer = _loop_writer(engine)
-    async with queue, writer.part() as committed:
+    async with writer_lock(engine), writer.part() as committed:
         yield _SqliteOnLoop(writer.connection)
     # Shielded: this caller's task being cancelled (at shutdown) must not cancel the
     # commit the other transactions in its group wait for.
     await asyncio.shield(committed)
+
+
+# SQLite allows one writer at a time, and a writer that finds the database busy sleeps in
+# growing steps (up to 100 ms) before trying again; so this process's writers queue on an
+# asyncio lock instead, first come first served: the raw transactions here and
+# SQLAlchemy's write sessions (db.engine.Sessions.begin) alike. One per database.
+_writer_locks: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def writer_lock(engine: AsyncEngine) -> asyncio.Lock:
+    """SQLite: the lock this process's writers to `engine`'s database take turns on."""
+    return _writer_locks.setdefault(engine.sync_engine, asyncio.Lock())
 
 
 def commit_waiting(engine: AsyncEngine) -> None:
@@ -276,14 +286,20 @@ class _LoopWriter:
     it changed to the WAL, about 15 µs a page: most of a vote's time in the database. So
     transactions that run back to back (a burst of clicks) share one commit. Each runs as a
     savepoint inside the one open transaction, rolled back alone if it fails; the COMMIT
-    runs on the event loop's next pass, after every transaction already waiting to run.
+    runs on the event loop's next pass, after the transactions that came in the same pass.
     Each caller hears back only after that COMMIT, so nothing is reported done before it
     is written, as before. A transaction alone pays a savepoint and one pass of the loop.
+
+    Only writers that reach the writer lock while it is free in the same pass of the loop
+    join a group. One that queued for the lock (behind a SQLAlchemy session's write, say)
+    is woken after the COMMIT already scheduled, and starts a group of its own.
 
     If SQLite ends the whole transaction itself (a full disk, an I/O error), or the COMMIT
     fails, every transaction of the group fails: none of them was reported done. (One
     transaction's deferred foreign key could fail a COMMIT and so its group; the schema
-    has none.)
+    has none.) A transaction that is refused (an exception in its body) returns at once,
+    without waiting for the group's COMMIT; what it read of the others' writes was not yet
+    committed then. Nothing refused today depends on another member's write.
     """
 
     def __init__(self, connection: sqlite3.Connection) -> None:
@@ -295,7 +311,9 @@ class _LoopWriter:
     @asynccontextmanager
     async def part(self) -> AsyncIterator[asyncio.Future[None]]:
         """One transaction, as a savepoint in the open group (opened if there is none);
-        yields the future of the group's COMMIT. One at a time: callers hold the queue."""
+        yields the future of the group's COMMIT. One at a time: callers hold the writer
+        lock."""
+        assert not self._writing, "one transaction at a time: take the writer lock"
         if self._committed is None:
             await _begin_immediate(self.connection)
             loop = asyncio.get_running_loop()
@@ -306,29 +324,29 @@ class _LoopWriter:
         self._writing = True
         try:
             yield committed
+            self.connection.execute("RELEASE part")
         except BaseException as error:
             self._undo(error)
             raise
-        else:
-            self.connection.execute("RELEASE part")
         finally:
             self._writing = False
             if self._commit_due:
                 self.commit()
 
     def _undo(self, error: BaseException) -> None:
-        """Roll back the failed transaction alone, or, if SQLite has ended the group's
-        transaction (a full disk, an I/O error), fail the whole group."""
-        if self.connection.in_transaction:
-            try:
+        """Roll back the failed transaction alone; or, if SQLite has ended the group's
+        transaction (a full disk, an I/O error) or the savepoint cannot be undone, the
+        whole group, whose other writers hear so."""
+        try:
+            if self.connection.in_transaction:
                 self.connection.execute("ROLLBACK TO part")
                 self.connection.execute("RELEASE part")
-            except sqlite3.Error:
-                # The savepoint could not be undone: the group's writes are in doubt.
-                self.connection.execute("ROLLBACK")
-            else:
                 return
-        self._end(error)
+        except sqlite3.Error:
+            # Closed (the engine was disposed), or the savepoint would not roll back.
+            with contextlib.suppress(sqlite3.Error):
+                self.connection.execute("ROLLBACK")
+        self._end(_rolled_back(error))
 
     def commit(self) -> None:
         """Commit the open group, if any; if one of its transactions is under way (it
@@ -343,8 +361,9 @@ class _LoopWriter:
             self.connection.execute("COMMIT")
         except Exception as error:
             # A COMMIT that failed can leave the transaction open, holding the write lock.
-            if self.connection.in_transaction:
-                self.connection.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                if self.connection.in_transaction:
+                    self.connection.execute("ROLLBACK")
             self._end(error)
         else:
             committed, self._committed = self._committed, None
@@ -358,7 +377,7 @@ class _LoopWriter:
         self._end(sqlite3.ProgrammingError("the database connection was closed"))
         self.connection.close()
 
-    def _end(self, error: BaseException) -> None:
+    def _end(self, error: Exception) -> None:
         """The group's transaction ended without a commit: its writers hear `error`."""
         committed, self._committed = self._committed, None
         if committed is not None:
@@ -366,6 +385,14 @@ class _LoopWriter:
             # Read here as well: when no writer is left waiting, asyncio would otherwise
             # log it as never retrieved.
             committed.exception()
+
+
+def _rolled_back(cause: BaseException) -> sqlite3.OperationalError:
+    """What the other writers of a group hear when a transaction among them took the
+    group's down with it (their own was fine)."""
+    error = sqlite3.OperationalError("rolled back with a failed write in the same commit")
+    error.__cause__ = cause
+    return error
 
 
 # SQLite: the hot path's transactions run on the event loop's own thread, on a connection
@@ -377,7 +404,8 @@ class _LoopWriter:
 # connection never checkpoints the WAL itself (a checkpoint can take milliseconds of disk
 # work); the pool's connections do that for it in aiosqlite's thread, at the latest when
 # the process registry's heartbeat commits (every 10 s), so the WAL cannot grow unchecked.
-# Transactions come one at a time: callers hold Sessions' writer lock (db.engine).
+# Transactions come one at a time: callers hold the writer lock (writer_lock), though not
+# while they wait for their group's COMMIT (_LoopWriter).
 _loop_writers: weakref.WeakKeyDictionary[Engine, _LoopWriter] = weakref.WeakKeyDictionary()
 
 

@@ -88,7 +88,8 @@ def ballot_body(ballot: BallotView, picked: int | None = None) -> dict[str, Any]
         text=f"{ballot.remaining} of {ballot.votes_per_member} dots left. Only you see this; "
         "votes are anonymous."
     )
-    can_add = ballot.remaining > 0
+    # Without a topic picked there are no buttons, so nothing more to tell apart.
+    can_add = picked is not None and ballot.remaining > 0
     can_take_back = picked is not None and ballot.mine.get(picked, 0) > 0
     controls = _ballot_controls(
         ballot.poll_id, tuple(ballot.topics), picked, can_add, can_take_back

@@ -251,7 +251,10 @@ async def test_sqlite_ending_a_groups_transaction_fails_every_write_in_it(
         _fail_after_sqlite_ended_the_transaction(sessions),
         return_exceptions=True,
     )
-    assert [type(o) for o in outcomes] == [OSError, OSError]
+    # Its own error for the write that failed; for the other, word that it went with it.
+    assert [type(o) for o in outcomes] == [sqlite3.OperationalError, OSError]
+    assert isinstance(outcomes[0], BaseException)
+    assert isinstance(outcomes[0].__cause__, OSError)
     assert _stored(path) == set()
     await _insert(sessions, 6)
     assert _stored(path) == {6}
@@ -290,7 +293,7 @@ async def test_a_writer_cancelled_while_its_group_commits_holds_no_one_else_up(
     assert _stored(path) == {1, 2}
 
 
-async def test_waiting_writes_can_be_committed_at_once(
+async def test_a_session_write_commits_the_waiting_group_first(
     sqlite_scratch: tuple[Sessions, Path],
 ) -> None:
     """Before a SQLAlchemy session writes (Sessions.begin), what waits for the loop's next
@@ -301,11 +304,66 @@ async def test_waiting_writes_can_be_committed_at_once(
     waiting = asyncio.create_task(_insert(sessions, 1))
     await asyncio.sleep(0)  # written, its commit not yet sent
     assert _stored(path) == set()
-    raw.commit_waiting(sessions._engine)
-    assert _stored(path) == {1}  # without another pass of the loop
-    await waiting
     async with sessions.begin() as session:
+        assert _stored(path) == {1}  # before anything here let the loop run again
         await session.execute(text("INSERT INTO scratch (n) VALUES (2)"))
+    await waiting
+    assert _stored(path) == {1, 2}
+
+
+async def test_a_transaction_that_awaits_mid_way_is_committed_when_done(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
+    """The loop's pass that commits comes while a transaction awaits something: the
+    COMMIT waits for it, and the writer queued behind it commits in turn."""
+    sessions, path = sqlite_scratch
+
+    async def slow() -> None:
+        async with sessions.raw() as tx:
+            await tx.execute("INSERT INTO scratch (n) VALUES ($1)", 1)
+            await asyncio.sleep(0.01)
+            await tx.execute("INSERT INTO scratch (n) VALUES ($1)", 2)
+        assert _stored(path) >= {1, 2}
+
+    await asyncio.gather(slow(), _insert(sessions, 3))
+    assert _stored(path) == {1, 2, 3}
+
+
+async def test_a_transaction_that_carries_on_after_sqlite_ended_it_fails(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
+    """A transaction that goes on after SQLite ended the group's transaction under it (as
+    if it caught the error) is not reported done, nor is the write before it in its group.
+    The write after it starts a group of its own, and is told the truth about it."""
+    sessions, path = sqlite_scratch
+
+    async def carries_on() -> None:
+        async with sessions.raw() as tx:
+            await tx.execute("INSERT INTO scratch (n) VALUES ($1)", 2)
+            await tx.execute("ROLLBACK")  # as SQLite does itself on a full disk
+
+    outcomes = await asyncio.gather(
+        _insert(sessions, 1), carries_on(), _insert(sessions, 3), return_exceptions=True
+    )
+    assert [type(o) for o in outcomes[:2]] == [sqlite3.OperationalError] * 2, outcomes
+    assert outcomes[2] is None
+    assert _stored(path) == {3}
+
+
+async def test_two_session_factories_on_one_database_take_turns(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
+    """Writers take turns per database, not per Sessions: a second factory on the same
+    engine waits for the first's transaction instead of nesting inside it."""
+    sessions, path = sqlite_scratch
+    other = create_sessions(sessions._engine)
+
+    async def slow() -> None:
+        async with sessions.raw() as tx:
+            await tx.execute("INSERT INTO scratch (n) VALUES ($1)", 1)
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(slow(), _insert(other, 2))
     assert _stored(path) == {1, 2}
 
 
