@@ -266,7 +266,10 @@ _writer_locks: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKey
 
 def writer_lock(engine: AsyncEngine) -> asyncio.Lock:
     """SQLite: the lock this process's writers to `engine`'s database take turns on."""
-    return _writer_locks.setdefault(engine.sync_engine, asyncio.Lock())
+    lock = _writer_locks.get(engine.sync_engine)
+    if lock is None:
+        lock = _writer_locks[engine.sync_engine] = asyncio.Lock()
+    return lock
 
 
 def commit_waiting(engine: AsyncEngine) -> None:
