@@ -154,6 +154,17 @@ async def test_sqlite_reports_the_error_that_ended_its_transaction(
     assert await _count(sessions) == 1
 
 
+async def _children_checked_at_commit(sessions: Sessions) -> None:
+    """Tables whose foreign key SQLite checks only at COMMIT (deferred), so that the
+    COMMIT itself can fail."""
+    async with sessions.raw() as tx:
+        await tx.execute("CREATE TABLE parent (id integer PRIMARY KEY)")
+        await tx.execute(
+            "CREATE TABLE child (parent_id integer"
+            " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+
+
 async def _orphan(sessions: Sessions) -> None:
     async with sessions.raw() as tx:
         await tx.execute("INSERT INTO child (parent_id) VALUES ($1)", 99)
@@ -162,12 +173,7 @@ async def _orphan(sessions: Sessions) -> None:
 async def test_a_commit_that_fails_leaves_nothing_open(sessions: Sessions) -> None:
     """A foreign key checked at COMMIT fails the COMMIT itself (SQLite then keeps the
     transaction, and its write lock): nothing is stored and the next click goes through."""
-    async with sessions.raw() as tx:
-        await tx.execute("CREATE TABLE parent (id integer PRIMARY KEY)")
-        await tx.execute(
-            "CREATE TABLE child (parent_id integer"
-            " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
-        )
+    await _children_checked_at_commit(sessions)
     with pytest.raises(Exception, match=r"(?i)foreign key"):
         await _orphan(sessions)
     async with sessions.raw() as tx:
@@ -264,12 +270,7 @@ async def test_a_failed_group_commit_fails_every_write_in_it(
     sqlite_scratch: tuple[Sessions, Path],
 ) -> None:
     sessions, path = sqlite_scratch
-    async with sessions.raw() as tx:
-        await tx.execute("CREATE TABLE parent (id integer PRIMARY KEY)")
-        await tx.execute(
-            "CREATE TABLE child (parent_id integer"
-            " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
-        )
+    await _children_checked_at_commit(sessions)
     outcomes = await asyncio.gather(_insert(sessions, 1), _orphan(sessions), return_exceptions=True)
     assert all("FOREIGN KEY" in str(o).upper() for o in outcomes), outcomes
     assert _stored(path) == set()
