@@ -63,16 +63,13 @@ class Batches(Generic[K, T, R]):
         return await future
 
     def _next(self, key: K) -> None:
-        waiting = self._waiting.get(key)
-        if not waiting:
-            self._waiting.pop(key, None)
+        waiting = self._waiting.pop(key, None)
+        if waiting is None:
             self._in_flight.discard(key)
             return
         batch, rest = waiting[: self._at_once], waiting[self._at_once :]
         if rest:
             self._waiting[key] = rest
-        else:
-            del self._waiting[key]
         # Its own task: the click that ran the last batch answers its member now rather
         # than after this one.
         task = asyncio.get_running_loop().create_task(self._flush(key, batch))

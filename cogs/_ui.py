@@ -86,10 +86,6 @@ async def reply(
         await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
 
 
-# Nothing the bot answers pings anyone (user text is also made inert; see inert).
-_NO_PINGS = discord.AllowedMentions.none().to_dict()
-
-
 async def answer_with_body(
     interaction: Interaction, kind: discord.InteractionResponseType, body: dict[str, Any]
 ) -> None:
@@ -104,7 +100,9 @@ async def answer_with_body(
     """
     if interaction.response.is_done():
         raise discord.InteractionResponded(interaction)
-    http = interaction.client.http
+    client = interaction.client
+    # As discord.py would: the bot's own setting (nothing pings; see TechMeetBot).
+    mentions = client.allowed_mentions or discord.AllowedMentions.none()
     route = Route(
         "POST",
         "/interactions/{webhook_id}/{webhook_token}/callback",
@@ -114,9 +112,9 @@ async def answer_with_body(
     await async_context.get().request(
         route,
         session=interaction._session,
-        proxy=http.proxy,
-        proxy_auth=http.proxy_auth,
-        payload={"type": kind.value, "data": {"allowed_mentions": _NO_PINGS, **body}},
+        proxy=client.http.proxy,
+        proxy_auth=client.http.proxy_auth,
+        payload={"type": kind.value, "data": {"allowed_mentions": mentions.to_dict(), **body}},
     )
     interaction.response._response_type = kind
 

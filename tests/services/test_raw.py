@@ -368,16 +368,13 @@ async def test_two_session_factories_on_one_database_take_turns(
     assert _stored(path) == {1, 2}
 
 
-async def test_closing_mid_group_leaves_no_writer_waiting(tmp_path: Path) -> None:
+async def test_closing_mid_group_leaves_no_writer_waiting(
+    sqlite_scratch: tuple[Sessions, Path],
+) -> None:
     """The engine is disposed while a transaction is under way (it awaited something
     mid-way) and another waits for the same commit: both hear an error instead of
     waiting for ever, and nothing half done is stored."""
-    path = tmp_path / "techmeet.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    await upgrade(engine)
-    sessions = create_sessions(engine)
-    async with sessions.raw() as tx:
-        await tx.execute("CREATE TABLE scratch (n integer PRIMARY KEY)")
+    sessions, path = sqlite_scratch
     go_on = asyncio.Event()
 
     async def halfway() -> None:
@@ -389,7 +386,7 @@ async def test_closing_mid_group_leaves_no_writer_waiting(tmp_path: Path) -> Non
     waiting = asyncio.create_task(_insert(sessions, 1))
     under_way = asyncio.create_task(halfway())
     await asyncio.sleep(0.01)
-    await engine.dispose()
+    await sessions._engine.dispose()
     go_on.set()
     outcomes = await asyncio.wait_for(asyncio.gather(waiting, under_way, return_exceptions=True), 5)
     assert [type(o) for o in outcomes] == [sqlite3.ProgrammingError] * 2, outcomes
